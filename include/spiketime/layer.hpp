@@ -1,0 +1,88 @@
+// One fully connected layer of LIF neurons, simulated event by event, and its
+// exact reverse pass (MODEL.md section 3).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "spiketime/neuron.hpp"
+
+namespace spiketime {
+
+// The spikes of a population in time order (ties keep neuron order), stored
+// as two parallel arrays so that sweeps over them stay contiguous.
+struct SpikeTrain {
+  std::vector<double> times;
+  std::vector<int32_t> neurons;
+
+  std::size_t size() const { return times.size(); }
+  void clear() {
+    times.clear();
+    neurons.clear();
+  }
+  void push(double t, int32_t neuron) {
+    times.push_back(t);
+    neurons.push_back(neuron);
+  }
+};
+
+// Builds a train from one ascending list of times per neuron.
+SpikeTrain merge_spike_lists(const std::vector<std::vector<double>>& per_neuron);
+// The inverse: one ascending list per neuron, for n_neurons neurons.
+std::vector<std::vector<double>> split_spike_train(const SpikeTrain& train, int n_neurons);
+
+struct Layer {
+  NeuronParams neuron;
+  int n_in = 0;
+  int n_out = 0;
+  // Input-major: weights[j * n_out + i] is the weight from input j to neuron
+  // i, so an input spike touches one contiguous row.
+  std::vector<double> weights;
+
+  Layer() = default;
+  Layer(NeuronParams p, int inputs, int outputs)
+      : neuron(p), n_in(inputs), n_out(outputs), weights(static_cast<std::size_t>(inputs) * outputs, 0.0) {}
+  double& weight(int out, int in) { return weights[static_cast<std::size_t>(in) * n_out + out]; }
+  double weight(int out, int in) const { return weights[static_cast<std::size_t>(in) * n_out + out]; }
+};
+
+// What the forward pass leaves for the reverse pass.
+struct LayerTrace {
+  SpikeTrain spikes;                    // the layer's output, in time order
+  std::vector<double> current_at_spike;  // I of the spiking neuron at each spike
+  std::vector<int32_t> spike_counts;    // per neuron
+};
+
+// Reusable scratch memory: one per thread, so that no pass allocates once warm.
+struct LayerWorkspace {
+  std::vector<double> v, i, v_before, i_before, threshold;
+  struct PendingSpike {
+    double time;
+    int32_t neuron;
+    double current;
+  };
+  std::vector<PendingSpike> pending;
+  std::vector<double> lambda, reset_sum, reset_time;
+  std::vector<double> acc_m, acc_s, acc_kappa, acc_slope;
+};
+
+// Guard against grazing crossings, where dV/dt at threshold is near zero and
+// the implicit-function gradient explodes: dV/dt is floored at
+// min_vdot * theta / tau_m in the reverse pass. 0 gives the raw exact gradient.
+struct GradientGuard {
+  double min_vdot = 0.0;
+};
+
+// Simulates the layer on (-inf, t_end] for the given input spikes; input
+// spikes after t_end are ignored.
+void layer_forward(const Layer& layer, const SpikeTrain& input, double t_end, LayerTrace& trace,
+                   LayerWorkspace& ws, CrossingSolver solver = CrossingSolver::Automatic);
+
+// Given dL/dt for every output spike (same order as trace.spikes), adds dL/dw
+// to grad_weights (layout of Layer::weights) and writes dL/dt for every input
+// spike to grad_input_times (size input.size()).
+void layer_backward(const Layer& layer, const SpikeTrain& input, const LayerTrace& trace,
+                    const double* grad_output_times, GradientGuard guard, double* grad_weights,
+                    double* grad_input_times, LayerWorkspace& ws);
+
+}  // namespace spiketime

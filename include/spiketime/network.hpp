@@ -1,0 +1,46 @@
+// A feed-forward stack of LIF layers: forward simulation of one sample and
+// the exact reverse pass through every layer.
+#pragma once
+
+#include <vector>
+
+#include "spiketime/layer.hpp"
+
+namespace spiketime {
+
+struct Network {
+  double t_end = 100.0;  // every sample is simulated on [0, t_end]
+  std::vector<Layer> layers;
+
+  int n_inputs() const { return layers.empty() ? 0 : layers.front().n_in; }
+  int n_outputs() const { return layers.empty() ? 0 : layers.back().n_out; }
+  // Throws std::invalid_argument when the layer shapes or parameters do not fit.
+  void validate() const;
+};
+
+// dL/dw for every layer (layout of Layer::weights) and dL/dt for every input spike.
+struct NetworkGradient {
+  std::vector<std::vector<double>> weights;
+  std::vector<double> input_times;
+
+  void reset(const Network& net);  // shaped like net, all zero
+};
+
+// Per-thread scratch memory and the traces of the last forward pass.
+struct NetworkWorkspace {
+  std::vector<LayerTrace> traces;
+  LayerWorkspace layer;
+  std::vector<double> grad_times, grad_times_below;
+};
+
+// Simulates every layer; the spikes of layer l are ws.traces[l].spikes.
+void network_forward(const Network& net, const SpikeTrain& input, NetworkWorkspace& ws,
+                     CrossingSolver solver = CrossingSolver::Automatic);
+
+// Reverse pass after network_forward on the same input: grad_last_layer holds
+// dL/dt for each spike of the last layer. Adds dL/dw into grad.weights and
+// writes dL/dt of every input spike into grad.input_times.
+void network_backward(const Network& net, const SpikeTrain& input, const std::vector<double>& grad_last_layer,
+                      GradientGuard guard, NetworkGradient& grad, NetworkWorkspace& ws);
+
+}  // namespace spiketime

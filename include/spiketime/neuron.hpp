@@ -1,0 +1,70 @@
+// Current-based leaky integrate-and-fire neuron: the math of MODEL.md
+// sections 1 and 2 as small pure functions.
+//
+// Between events a neuron's state (V, I) evolves as
+//   tau_s dI/dt = -I,   tau_m dV/dt = -V + I.
+// Everything here works on the state at a reference time (the last event), so
+// that exponentials never grow: windows of thousands of time constants are fine.
+#pragma once
+
+#include <limits>
+
+namespace spiketime {
+
+// Parameters shared by every neuron of a layer.
+struct NeuronParams {
+  double tau_m = 10.0;  // membrane time constant
+  double tau_s = 5.0;   // synaptic current time constant
+  double theta = 1.0;   // firing threshold; a spike subtracts theta from V
+  int max_spikes = 0;   // spikes per neuron and sample; 0 = unlimited, 1 = TTFS
+};
+
+// The state of one neuron at a reference time.
+struct NeuronState {
+  double v = 0.0;  // membrane potential
+  double i = 0.0;  // synaptic current
+};
+
+// How the first threshold crossing is found. Automatic picks the closed form
+// when tau_m/tau_s is exactly 1 (Lambert W) or exactly 2 (a quadratic in
+// exp(-t/tau_m)) and the bracketed root finder otherwise; the other values
+// force one path (tests compare them with each other).
+enum class CrossingSolver { Automatic, LambertW, Quadratic, Bracketed };
+
+inline constexpr double kNoCrossing = std::numeric_limits<double>::infinity();
+
+// expm1(y)/y, continuous at y = 0 (where it is 1).
+double exprel(double y);
+
+// log1p(x)/x, continuous at x = 0 (where it is 1).
+double log1prel(double x);
+
+// Principal branch W0 of the Lambert W function on [-1/e, 0]: w with w e^w = x.
+double lambert_w0(double x);
+
+// Postsynaptic potential of a unit current jump, s after it:
+//   kappa(s) = tau_s/(tau_m - tau_s) (exp(-s/tau_m) - exp(-s/tau_s)),
+// written as exp(-s/tau_m) * (s/tau_m) * exprel(-s (1/tau_s - 1/tau_m)) so that
+// it stays accurate as tau_m -> tau_s and equals (s/tau) exp(-s/tau) there.
+// Zero for s <= 0.
+double kappa(double s, const NeuronParams& p);
+
+// d kappa / ds = (exp(-s/tau_s) - kappa(s)) / tau_m for s > 0 (right limit at 0).
+double kappa_prime(double s, const NeuronParams& p);
+
+// The state s >= 0 after the reference, with no event in between.
+NeuronState evolve(NeuronState x, double s, const NeuronParams& p);
+
+// dV/dt of the state.
+inline double v_dot(NeuronState x, const NeuronParams& p) { return (x.i - x.v) / p.tau_m; }
+
+// Time after the reference at which V has its only extremum (where V = I), or
+// kNoCrossing when V has none in (0, inf).
+double extremum_time(NeuronState x, const NeuronParams& p);
+
+// The first upward crossing of theta in (0, s_max], as a time after the
+// reference, or kNoCrossing. Requires x.v < theta (true after a reset).
+double first_crossing(NeuronState x, double s_max, const NeuronParams& p,
+                      CrossingSolver solver = CrossingSolver::Automatic);
+
+}  // namespace spiketime

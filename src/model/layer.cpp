@@ -1,0 +1,215 @@
+#include "spiketime/layer.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace spiketime {
+
+SpikeTrain merge_spike_lists(const std::vector<std::vector<double>>& per_neuron) {
+  SpikeTrain train;
+  std::vector<std::pair<double, int32_t>> all;
+  for (std::size_t j = 0; j < per_neuron.size(); ++j) {
+    for (double t : per_neuron[j]) all.emplace_back(t, static_cast<int32_t>(j));
+  }
+  std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  train.times.reserve(all.size());
+  train.neurons.reserve(all.size());
+  for (const auto& [t, j] : all) train.push(t, j);
+  return train;
+}
+
+std::vector<std::vector<double>> split_spike_train(const SpikeTrain& train, int n_neurons) {
+  std::vector<std::vector<double>> lists(static_cast<std::size_t>(n_neurons));
+  for (std::size_t e = 0; e < train.size(); ++e) lists[train.neurons[e]].push_back(train.times[e]);
+  return lists;
+}
+
+namespace {
+
+// Decay factors of one time step dt, shared by every neuron of the layer:
+// V(t0+dt) = em V + kd I, I(t0+dt) = es I.
+struct StepFactors {
+  double em, es, kd;
+  StepFactors(double dt, const NeuronParams& p)
+      : em(std::exp(-dt / p.tau_m)), es(std::exp(-dt / p.tau_s)), kd(kappa(dt, p)) {}
+};
+
+// Exact search, for one neuron flagged by the vectorized screen, of every
+// threshold crossing in (t0, t0 + dt] starting from state x; appends them to
+// ws.pending and leaves the neuron's state at t0 + dt in ws.v.
+void resolve_crossings(const Layer& layer, int n, NeuronState x, double t0, double dt, LayerTrace& trace,
+                       LayerWorkspace& ws, CrossingSolver solver) {
+  const NeuronParams& p = layer.neuron;
+  const double i_start = x.i;
+  double elapsed = 0.0;
+  bool spiked = false;
+  for (;;) {
+    const double s = first_crossing(x, dt - elapsed, p, solver);
+    if (s == kNoCrossing) break;
+    elapsed += s;
+    const double current = i_start * std::exp(-elapsed / p.tau_s);
+    ws.pending.push_back({t0 + elapsed, n, current});
+    spiked = true;
+    if (++trace.spike_counts[n] == p.max_spikes) {
+      ws.threshold[n] = std::numeric_limits<double>::infinity();  // silent from now on
+      break;
+    }
+    x = {0.0, current};  // V reached theta exactly and drops by theta
+  }
+  if (spiked) ws.v[n] = evolve(x, dt - elapsed, p).v;
+}
+
+// Moves every neuron from t0 to t0 + dt. The vectorized pass decays all states
+// and flags the neurons that may have crossed threshold; only those get the
+// exact scalar search. A crossing needs V(t0+dt) >= theta, or an interior peak,
+// whose height is I at the peak (< I(t0)) and which requires V to be falling
+// at t0 + dt (I < V there).
+void advance(const Layer& layer, double t0, double dt, LayerTrace& trace, LayerWorkspace& ws,
+             CrossingSolver solver) {
+  if (!(dt > 0.0)) return;
+  const StepFactors f(dt, layer.neuron);
+  const int n_out = layer.n_out;
+  double* v = ws.v.data();
+  double* cur = ws.i.data();
+  double* v_before = ws.v_before.data();
+  double* i_before = ws.i_before.data();
+  const double* threshold = ws.threshold.data();
+  int any = 0;
+  for (int n = 0; n < n_out; ++n) {
+    const double v0 = v[n], c0 = cur[n];
+    const double v1 = f.em * v0 + f.kd * c0, c1 = f.es * c0;
+    v_before[n] = v0;
+    i_before[n] = c0;
+    v[n] = v1;
+    cur[n] = c1;
+    any |= (v1 >= threshold[n]) | ((c1 < v1) & (c0 >= threshold[n]));
+  }
+  if (!any) return;
+  ws.pending.clear();
+  for (int n = 0; n < n_out; ++n) {
+    if ((v[n] >= threshold[n]) | ((cur[n] < v[n]) & (i_before[n] >= threshold[n]))) {
+      resolve_crossings(layer, n, {v_before[n], i_before[n]}, t0, dt, trace, ws, solver);
+    }
+  }
+  std::sort(ws.pending.begin(), ws.pending.end(), [](const auto& a, const auto& b) {
+    return a.time < b.time || (a.time == b.time && a.neuron < b.neuron);
+  });
+  for (const auto& s : ws.pending) {
+    trace.spikes.push(s.time, s.neuron);
+    trace.current_at_spike.push_back(s.current);
+  }
+}
+
+}  // namespace
+
+void layer_forward(const Layer& layer, const SpikeTrain& input, double t_end, LayerTrace& trace,
+                   LayerWorkspace& ws, CrossingSolver solver) {
+  const auto n = static_cast<std::size_t>(layer.n_out);
+  ws.v.assign(n, 0.0);
+  ws.i.assign(n, 0.0);
+  ws.v_before.resize(n);
+  ws.i_before.resize(n);
+  ws.threshold.assign(n, layer.neuron.theta);
+  trace.spikes.clear();
+  trace.current_at_spike.clear();
+  trace.spike_counts.assign(n, 0);
+
+  double t_prev = input.size() > 0 ? input.times[0] : t_end;  // at rest until the first input
+  for (std::size_t e = 0; e < input.size(); ++e) {
+    const double t = input.times[e];
+    if (t > t_end) break;
+    advance(layer, t_prev, t - t_prev, trace, ws, solver);
+    const double* row = layer.weights.data() + static_cast<std::size_t>(input.neurons[e]) * n;
+    double* cur = ws.i.data();
+    for (std::size_t k = 0; k < n; ++k) cur[k] += row[k];
+    t_prev = t;
+  }
+  advance(layer, t_prev, t_end - t_prev, trace, ws, solver);
+}
+
+void layer_backward(const Layer& layer, const SpikeTrain& input, const LayerTrace& trace,
+                    const double* grad_output_times, GradientGuard guard, double* grad_weights,
+                    double* grad_input_times, LayerWorkspace& ws) {
+  const NeuronParams& p = layer.neuron;
+  const auto n = static_cast<std::size_t>(layer.n_out);
+  const std::size_t n_spikes = trace.spikes.size();
+  const double* out_t = trace.spikes.times.data();
+  const int32_t* out_n = trace.spikes.neurons.data();
+
+  // 1. lambda_k = -delta_k / Vdot_k, latest spike first. delta_k collects the
+  // direct gradient and, through the reset, that of the neuron's later spikes:
+  // a running sum per neuron, decayed to the current spike (O(K) per neuron).
+  ws.lambda.resize(n_spikes);
+  ws.reset_sum.assign(n, 0.0);
+  ws.reset_time.assign(n, 0.0);
+  const double vdot_floor = guard.min_vdot * p.theta / p.tau_m;
+  for (std::size_t e = n_spikes; e-- > 0;) {
+    const int32_t k = out_n[e];
+    double later = ws.reset_sum[k];
+    if (later != 0.0) later *= std::exp(-(ws.reset_time[k] - out_t[e]) / p.tau_m);
+    const double delta = grad_output_times[e] - p.theta / p.tau_m * later;
+    const double vdot = std::max((trace.current_at_spike[e] - p.theta) / p.tau_m, vdot_floor);
+    const double lambda = -delta / vdot;
+    ws.lambda[e] = lambda;
+    ws.reset_sum[k] = later + lambda;
+    ws.reset_time[k] = out_t[e];
+  }
+
+  // 2. One sweep over the input spikes, latest first. Per neuron, over the
+  // output spikes later than the current input time t_ref:
+  //   acc_m = sum lambda exp(-(t_k - t_ref)/tau_m),  acc_s = same with tau_s,
+  //   acc_kappa = sum lambda kappa(t_k - t_ref).
+  // Then dL/dw_ij += acc_kappa_i and dL/dt_j = -sum_i w_ij (acc_s_i - acc_kappa_i)/tau_m,
+  // since kappa' = (exp(-s/tau_s) - kappa)/tau_m. Moving t_ref back by d uses
+  // kappa(s + d) = kappa(d) exp(-s/tau_m) + exp(-d/tau_s) kappa(s), that is
+  //   acc_kappa <- kd acc_m + es acc_kappa,  acc_m <- em acc_m,  acc_s <- es acc_s,
+  // so every sum stays relative to t_ref and nothing overflows.
+  ws.acc_m.assign(n, 0.0);
+  ws.acc_s.assign(n, 0.0);
+  ws.acc_kappa.assign(n, 0.0);
+  ws.acc_slope.resize(n);
+  double* acc_m = ws.acc_m.data();
+  double* acc_s = ws.acc_s.data();
+  double* acc_kappa = ws.acc_kappa.data();
+  double* slope = ws.acc_slope.data();
+  std::size_t next_out = n_spikes;  // output spikes [next_out, n_spikes) are in the sums
+  double t_ref = 0.0;
+  for (std::size_t m = input.size(); m-- > 0;) {
+    const double t = input.times[m];
+    if (next_out < n_spikes && t < t_ref) {
+      const StepFactors f(t_ref - t, p);
+      for (std::size_t k = 0; k < n; ++k) {
+        acc_kappa[k] = f.kd * acc_m[k] + f.es * acc_kappa[k];
+        acc_m[k] *= f.em;
+        acc_s[k] *= f.es;
+      }
+    }
+    t_ref = t;
+    // Output spikes at exactly t do not depend on this input (its current jump
+    // comes after them), hence the strict inequality.
+    for (; next_out > 0 && out_t[next_out - 1] > t; --next_out) {
+      const std::size_t e = next_out - 1;
+      const double s = out_t[e] - t, lambda = ws.lambda[e];
+      acc_m[out_n[e]] += lambda * std::exp(-s / p.tau_m);
+      acc_s[out_n[e]] += lambda * std::exp(-s / p.tau_s);
+      acc_kappa[out_n[e]] += lambda * kappa(s, p);
+    }
+    if (next_out == n_spikes) {
+      grad_input_times[m] = 0.0;
+      continue;
+    }
+    const std::size_t row = static_cast<std::size_t>(input.neurons[m]) * n;
+    const double* w = layer.weights.data() + row;
+    double* gw = grad_weights + row;
+    for (std::size_t k = 0; k < n; ++k) {
+      gw[k] += acc_kappa[k];
+      slope[k] = w[k] * (acc_s[k] - acc_kappa[k]);
+    }
+    double dot = 0.0;
+    for (std::size_t k = 0; k < n; ++k) dot += slope[k];
+    grad_input_times[m] = -dot / p.tau_m;
+  }
+}
+
+}  // namespace spiketime

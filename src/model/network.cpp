@@ -1,0 +1,58 @@
+#include "spiketime/network.hpp"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace spiketime {
+
+void Network::validate() const {
+  if (!(std::isfinite(t_end) && t_end > 0.0)) throw std::invalid_argument("t_end must be a positive number");
+  if (layers.empty()) throw std::invalid_argument("the network has no layer");
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    const Layer& layer = layers[l];
+    const std::string where = "layer " + std::to_string(l) + ": ";
+    const NeuronParams& p = layer.neuron;
+    if (!(std::isfinite(p.tau_m) && p.tau_m > 0.0)) throw std::invalid_argument(where + "tau_m must be positive");
+    if (!(std::isfinite(p.tau_s) && p.tau_s > 0.0)) throw std::invalid_argument(where + "tau_s must be positive");
+    if (!(std::isfinite(p.theta) && p.theta > 0.0)) throw std::invalid_argument(where + "theta must be positive");
+    if (p.max_spikes < 0) throw std::invalid_argument(where + "max_spikes must be >= 0");
+    if (layer.n_out <= 0 || layer.n_in <= 0) throw std::invalid_argument(where + "needs at least one input and one neuron");
+    if (l > 0 && layer.n_in != layers[l - 1].n_out) {
+      throw std::invalid_argument(where + "has " + std::to_string(layer.n_in) + " inputs but the layer below has " +
+                                  std::to_string(layers[l - 1].n_out) + " neurons");
+    }
+    if (layer.weights.size() != static_cast<std::size_t>(layer.n_in) * layer.n_out) {
+      throw std::invalid_argument(where + "weight array does not match its shape");
+    }
+  }
+}
+
+void NetworkGradient::reset(const Network& net) {
+  weights.resize(net.layers.size());
+  for (std::size_t l = 0; l < net.layers.size(); ++l) weights[l].assign(net.layers[l].weights.size(), 0.0);
+  input_times.clear();
+}
+
+void network_forward(const Network& net, const SpikeTrain& input, NetworkWorkspace& ws, CrossingSolver solver) {
+  ws.traces.resize(net.layers.size());
+  for (std::size_t l = 0; l < net.layers.size(); ++l) {
+    const SpikeTrain& below = l == 0 ? input : ws.traces[l - 1].spikes;
+    layer_forward(net.layers[l], below, net.t_end, ws.traces[l], ws.layer, solver);
+  }
+}
+
+void network_backward(const Network& net, const SpikeTrain& input, const std::vector<double>& grad_last_layer,
+                      GradientGuard guard, NetworkGradient& grad, NetworkWorkspace& ws) {
+  ws.grad_times.assign(grad_last_layer.begin(), grad_last_layer.end());
+  for (std::size_t l = net.layers.size(); l-- > 0;) {
+    const SpikeTrain& below = l == 0 ? input : ws.traces[l - 1].spikes;
+    ws.grad_times_below.resize(below.size());
+    layer_backward(net.layers[l], below, ws.traces[l], ws.grad_times.data(), guard, grad.weights[l].data(),
+                   ws.grad_times_below.data(), ws.layer);
+    ws.grad_times.swap(ws.grad_times_below);
+  }
+  grad.input_times.assign(ws.grad_times.begin(), ws.grad_times.end());
+}
+
+}  // namespace spiketime

@@ -1,0 +1,148 @@
+#include "spiketime/neuron.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace spiketime {
+namespace {
+
+constexpr double kEps = std::numeric_limits<double>::epsilon();
+
+// y = -W0(-exp(L)) in (0, 1], the root of log(y) - y = L for L <= -1.
+// Working with L instead of x = -exp(L) keeps full precision near the branch
+// point x = -1/e (L = -1), which is exactly where grazing crossings live.
+double minus_w0_of_minus_exp(double log_minus_x) {
+  const double excess = -1.0 - log_minus_x;  // >= 0; 0 at the branch point
+  if (excess <= 0.0) return 1.0;
+  const double p = std::sqrt(2.0 * excess);
+  if (p < 1e-2) {
+    // Series of W0 about the branch point (Corless et al. 1996), |error| < p^7.
+    const double w = -1.0 + p * (1.0 + p * (-1.0 / 3.0 + p * (11.0 / 72.0 + p * (-43.0 / 540.0 +
+                                 p * (769.0 / 17280.0 + p * (-221.0 / 8505.0))))));
+    return -w;
+  }
+  double y = p < 1.0 ? 1.0 - p + p * p / 3.0 - 11.0 / 72.0 * p * p * p
+                     : std::exp(log_minus_x) * (1.0 + std::exp(log_minus_x));
+  for (int iter = 0; iter < 50; ++iter) {
+    // Halley's method on F(y) = log(y) - y - L.
+    const double f = std::log(y) - y - log_minus_x;
+    const double f1 = 1.0 / y - 1.0;
+    const double f2 = -1.0 / (y * y);
+    double next = y - 2.0 * f * f1 / (2.0 * f1 * f1 - f * f2);
+    next = std::clamp(next, 0.5 * y, std::min(1.0, 2.0 * y));
+    if (std::abs(next - y) <= 4.0 * kEps * y) return next;
+    y = next;
+  }
+  return y;
+}
+
+double crossing_lambert(NeuronState x, double s_max, const NeuronParams& p) {
+  if (p.tau_m != p.tau_s) throw std::invalid_argument("Lambert W crossing needs tau_m == tau_s");
+  // V(u) = (v + i u) e^-u with u = s/tau; z = u + v/i solves z e^-z = e^L.
+  const double log_rhs = std::log(p.theta / x.i) - x.v / x.i;
+  if (log_rhs > -1.0) return kNoCrossing;  // the peak stays below threshold
+  const double z = minus_w0_of_minus_exp(log_rhs);
+  const double s = std::max(0.0, p.tau_m * (z - x.v / x.i));
+  return s <= s_max ? s : kNoCrossing;
+}
+
+double crossing_quadratic(NeuronState x, double s_max, const NeuronParams& p) {
+  if (p.tau_m != 2.0 * p.tau_s) throw std::invalid_argument("quadratic crossing needs tau_m == 2 tau_s");
+  // With q = exp(-s/tau_m): V = -i q^2 + (v + i) q. Both roots lie in (0, 1);
+  // the larger q is the earlier time, the upward crossing.
+  const double b = x.v + x.i;
+  const double disc = b * b - 4.0 * x.i * p.theta;
+  if (b <= 0.0 || disc < 0.0) return kNoCrossing;
+  const double q = (b + std::sqrt(disc)) / (2.0 * x.i);
+  const double s = std::max(0.0, -p.tau_m * std::log(q));
+  return s <= s_max ? s : kNoCrossing;
+}
+
+double crossing_bracketed(NeuronState x, double s_max, const NeuronParams& p) {
+  // On [0, min(extremum, s_max)] V rises monotonically, so the crossing is the
+  // only root there: Newton's method kept inside a shrinking bracket.
+  const double hi_end = std::min(extremum_time(x, p), s_max);
+  const double f_hi = evolve(x, hi_end, p).v - p.theta;
+  if (f_hi < 0.0) return kNoCrossing;
+  if (f_hi == 0.0) return hi_end;
+  double lo = 0.0;
+  double hi = hi_end;
+  double s = (p.theta - x.v) / v_dot(x, p);  // Newton step from s = 0
+  if (!(s > lo && s < hi)) s = 0.5 * (lo + hi);
+  for (int iter = 0; iter < 200; ++iter) {
+    const NeuronState at = evolve(x, s, p);
+    const double f = at.v - p.theta;
+    if (f == 0.0) return s;
+    (f < 0.0 ? lo : hi) = s;
+    double next = s - f / v_dot(at, p);
+    if (!(next > lo && next < hi)) next = lo + 0.5 * (hi - lo);
+    if (std::abs(next - s) <= 2.0 * kEps * next || hi - lo <= 2.0 * kEps * hi) return next;
+    s = next;
+  }
+  return s;
+}
+
+}  // namespace
+
+double exprel(double y) { return y == 0.0 ? 1.0 : std::expm1(y) / y; }
+
+double log1prel(double x) { return x == 0.0 ? 1.0 : std::log1p(x) / x; }
+
+double lambert_w0(double x) {
+  const double branch = -1.0 / std::exp(1.0);
+  if (x == 0.0) return 0.0;
+  if (!(x >= branch * (1.0 + 4.0 * kEps) && x < 0.0)) {
+    if (x < 0.0 && x >= branch * (1.0 + 64.0 * kEps)) return -1.0;  // rounding of -1/e
+    throw std::domain_error("lambert_w0 is implemented on [-1/e, 0]");
+  }
+  return -minus_w0_of_minus_exp(std::log(-x));
+}
+
+double kappa(double s, const NeuronParams& p) {
+  if (s <= 0.0) return 0.0;
+  const double decay_gap = s * (1.0 / p.tau_s - 1.0 / p.tau_m);  // s (1/tau_s - 1/tau_m)
+  if (std::abs(decay_gap) < 1.0) {
+    return std::exp(-s / p.tau_m) * (s / p.tau_m) * exprel(-decay_gap);
+  }
+  // Far from tau_m == tau_s the difference form has no cancellation and, unlike
+  // the product form, cannot overflow for long windows.
+  return p.tau_s / (p.tau_m - p.tau_s) * (std::exp(-s / p.tau_m) - std::exp(-s / p.tau_s));
+}
+
+double kappa_prime(double s, const NeuronParams& p) {
+  if (s < 0.0) return 0.0;
+  return (std::exp(-s / p.tau_s) - kappa(s, p)) / p.tau_m;
+}
+
+NeuronState evolve(NeuronState x, double s, const NeuronParams& p) {
+  return {std::exp(-s / p.tau_m) * x.v + kappa(s, p) * x.i, std::exp(-s / p.tau_s) * x.i};
+}
+
+double extremum_time(NeuronState x, const NeuronParams& p) {
+  // V' = 0 where V = I, i.e. exp(-s (r-1)/tau_m) = 1 + (r-1) q with r = tau_m/tau_s
+  // and q = (v - i)/(i r); the log1prel form stays exact as r -> 1.
+  if (x.i == 0.0) return kNoCrossing;
+  const double r = p.tau_m / p.tau_s;
+  const double q = (x.v - x.i) / (x.i * r);
+  const double arg = (r - 1.0) * q;
+  if (!(q < 0.0) || arg <= -1.0) return kNoCrossing;
+  return -p.tau_m * q * log1prel(arg);
+}
+
+double first_crossing(NeuronState x, double s_max, const NeuronParams& p, CrossingSolver solver) {
+  // V can only reach theta > 0 if it starts rising towards a positive current.
+  if (!(s_max > 0.0) || x.i <= 0.0 || x.i <= x.v) return kNoCrossing;
+  if (solver == CrossingSolver::Automatic) {
+    solver = p.tau_m == p.tau_s         ? CrossingSolver::LambertW
+             : p.tau_m == 2.0 * p.tau_s ? CrossingSolver::Quadratic
+                                        : CrossingSolver::Bracketed;
+  }
+  switch (solver) {
+    case CrossingSolver::LambertW: return crossing_lambert(x, s_max, p);
+    case CrossingSolver::Quadratic: return crossing_quadratic(x, s_max, p);
+    default: return crossing_bracketed(x, s_max, p);
+  }
+}
+
+}  // namespace spiketime

@@ -12,6 +12,67 @@ using nlohmann::json;
 
 namespace {
 
+// Follows the key path through a SAX parse so that an error in the document
+// (bad syntax, a number out of range) can name the field where it happens.
+class PathTracker : public nlohmann::json_sax<json> {
+ public:
+  std::string error;
+
+  std::string path() const {
+    std::string p;
+    for (const Level& level : stack_) {
+      if (level.array) {
+        p += "[" + std::to_string(level.index) + "]";
+      } else if (!level.key.empty()) {
+        p += (p.empty() ? "" : ".") + level.key;
+      }
+    }
+    return p;
+  }
+
+  bool null() override { return value(); }
+  bool boolean(bool) override { return value(); }
+  bool number_integer(number_integer_t) override { return value(); }
+  bool number_unsigned(number_unsigned_t) override { return value(); }
+  bool number_float(number_float_t, const string_t&) override { return value(); }
+  bool string(string_t&) override { return value(); }
+  bool binary(binary_t&) override { return value(); }
+  bool start_object(std::size_t) override { return push(false); }
+  bool key(string_t& k) override {
+    stack_.back().key = k;
+    return true;
+  }
+  bool end_object() override { return pop(); }
+  bool start_array(std::size_t) override { return push(true); }
+  bool end_array() override { return pop(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    error = e.what();
+    if (const auto pos = error.find("] "); pos != std::string::npos) error = error.substr(pos + 2);
+    return false;
+  }
+
+ private:
+  struct Level {
+    bool array;
+    std::size_t index;
+    std::string key;
+  };
+  std::vector<Level> stack_;
+
+  bool value() {
+    if (!stack_.empty() && stack_.back().array) ++stack_.back().index;
+    return true;
+  }
+  bool push(bool array) {
+    stack_.push_back({array, 0, ""});
+    return true;
+  }
+  bool pop() {
+    stack_.pop_back();
+    return value();
+  }
+};
+
 [[noreturn]] void fail(const std::string& field, const std::string& problem) {
   throw InputError(field + ": " + problem);
 }
@@ -82,14 +143,12 @@ std::vector<std::vector<double>> neuron_major(const Layer& layer, const std::vec
 }  // namespace
 
 SimulateCase parse_simulate_case(const std::string& json_text) {
-  json doc;
-  try {
-    doc = json::parse(json_text);
-  } catch (const json::exception& e) {  // syntax errors and numbers out of range
-    std::string what = e.what();
-    if (const auto pos = what.find("] "); pos != std::string::npos) what = what.substr(pos + 2);
-    throw InputError("malformed JSON: " + what);
+  PathTracker tracker;
+  if (!json::sax_parse(json_text, &tracker)) {
+    const std::string where = tracker.path();
+    throw InputError((where.empty() ? "" : where + ": ") + "malformed JSON: " + tracker.error);
   }
+  const json doc = json::parse(json_text);
   if (!doc.is_object()) fail("case", "the top level must be a JSON object");
   SimulateCase c;
   c.net.t_end = positive_number(member(doc, "t_end", ""), "t_end");

@@ -15,23 +15,22 @@ constexpr double kEps = std::numeric_limits<double>::epsilon();
 double minus_w0_of_minus_exp(double log_minus_x) {
   const double excess = -1.0 - log_minus_x;  // >= 0; 0 at the branch point
   if (excess <= 0.0) return 1.0;
-  const double p = std::sqrt(2.0 * excess);
+  // The branch-point variable p = sqrt(2 (1 + e x)), with 1 + e x = 1 - exp(-excess).
+  const double p = std::sqrt(-2.0 * std::expm1(-excess));
   if (p < 1e-2) {
-    // Series of W0 about the branch point (Corless et al. 1996), |error| < p^7.
+    // Series of W0 about the branch point (Corless et al. 1996); the first
+    // omitted term is below 1e-16.
     const double w = -1.0 + p * (1.0 + p * (-1.0 / 3.0 + p * (11.0 / 72.0 + p * (-43.0 / 540.0 +
                                  p * (769.0 / 17280.0 + p * (-221.0 / 8505.0))))));
     return -w;
   }
-  double y = p < 1.0 ? 1.0 - p + p * p / 3.0 - 11.0 / 72.0 * p * p * p
-                     : std::exp(log_minus_x) * (1.0 + std::exp(log_minus_x));
-  for (int iter = 0; iter < 50; ++iter) {
-    // Halley's method on F(y) = log(y) - y - L.
+  double y = p < 1.0 ? 1.0 - p + p * p / 3.0 - 11.0 / 72.0 * p * p * p : std::exp(log_minus_x);
+  // Newton on the concave, increasing F(y) = log(y) - y - L: from below the
+  // root the iterates rise monotonically to it.
+  for (int iter = 0; iter < 100; ++iter) {
     const double f = std::log(y) - y - log_minus_x;
-    const double f1 = 1.0 / y - 1.0;
-    const double f2 = -1.0 / (y * y);
-    double next = y - 2.0 * f * f1 / (2.0 * f1 * f1 - f * f2);
-    next = std::clamp(next, 0.5 * y, std::min(1.0, 2.0 * y));
-    if (std::abs(next - y) <= 4.0 * kEps * y) return next;
+    const double next = std::max(0.5 * y, y - f * y / (1.0 - y));
+    if (std::abs(next - y) <= 2.0 * kEps * y) return next;
     y = next;
   }
   return y;

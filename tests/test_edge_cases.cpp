@@ -1,0 +1,159 @@
+// Edge cases of the engine.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "reference.hpp"
+#include "spiketime/network.hpp"
+
+namespace spiketime {
+namespace {
+
+NeuronParams standard() {
+  NeuronParams p;
+  p.tau_m = 10.0;
+  p.tau_s = 5.0;
+  return p;
+}
+
+Network two_layers(std::mt19937_64& rng, double mean) {
+  Network net;
+  net.t_end = 60.0;
+  net.layers.push_back(testing::random_layer(rng, standard(), 4, 5, 0.0, 0.3));
+  net.layers.push_back(testing::random_layer(rng, standard(), 5, 2, 0.0, 0.3));
+  for (auto& layer : net.layers)
+    for (double& w : layer.weights) w += mean;
+  return net;
+}
+
+NetworkGradient gradient_of_sum(const Network& net, const SpikeTrain& input, NetworkWorkspace& ws) {
+  network_forward(net, input, ws);
+  NetworkGradient grad;
+  grad.reset(net);
+  network_backward(net, input, std::vector<double>(ws.traces.back().spikes.size(), 1.0), {}, grad, ws);
+  return grad;
+}
+
+TEST(EdgeCases, NoInputSpikes) {
+  std::mt19937_64 rng(1);
+  const Network net = two_layers(rng, 3.0);
+  NetworkWorkspace ws;
+  const NetworkGradient grad = gradient_of_sum(net, SpikeTrain{}, ws);
+  for (const auto& trace : ws.traces) EXPECT_EQ(trace.spikes.size(), 0u);
+  for (const auto& g : grad.weights)
+    for (double x : g) EXPECT_EQ(x, 0.0);
+  EXPECT_TRUE(grad.input_times.empty());
+}
+
+TEST(EdgeCases, OnlyNegativeWeights) {
+  std::mt19937_64 rng(2);
+  Network net = two_layers(rng, 0.0);
+  for (auto& layer : net.layers)
+    for (double& w : layer.weights) w = -std::abs(w) - 0.1;
+  const SpikeTrain input = merge_spike_lists(testing::random_inputs(rng, 4, 5, 50.0));
+  NetworkWorkspace ws;
+  const NetworkGradient grad = gradient_of_sum(net, input, ws);
+  EXPECT_EQ(ws.traces[0].spikes.size(), 0u);
+  for (double g : grad.input_times) EXPECT_EQ(g, 0.0);
+}
+
+TEST(EdgeCases, InputExactlyAtTheEndChangesNothing) {
+  std::mt19937_64 rng(3);
+  const Network net = two_layers(rng, 2.0);
+  auto lists = testing::random_inputs(rng, 4, 3, 30.0);
+  NetworkWorkspace without, with;
+  network_forward(net, merge_spike_lists(lists), without);
+  lists[1].push_back(net.t_end);
+  lists[2].push_back(net.t_end + 5.0);  // after the window: ignored
+  const SpikeTrain input = merge_spike_lists(lists);
+  const NetworkGradient grad = gradient_of_sum(net, input, with);
+  ASSERT_GT(without.traces[1].spikes.size(), 0u);
+  EXPECT_EQ(with.traces[1].spikes.times, without.traces[1].spikes.times);
+  for (std::size_t e = 0; e < input.size(); ++e) {
+    if (input.times[e] >= net.t_end) {
+      EXPECT_EQ(grad.input_times[e], 0.0);
+    }
+  }
+}
+
+TEST(EdgeCases, IdenticalInputTimes) {
+  // Two spikes of one input at the same instant act as one of twice the weight,
+  // and the order of simultaneous spikes of different inputs does not matter.
+  Layer layer(standard(), 3, 1);
+  layer.weight(0, 0) = 12.5;
+  layer.weight(0, 1) = 25.0;
+  layer.weight(0, 2) = 12.5;
+  LayerWorkspace ws;
+  LayerTrace twice, once, swapped;
+  layer_forward(layer, merge_spike_lists({{4.0, 4.0}, {}, {}}), 80.0, twice, ws);
+  layer_forward(layer, merge_spike_lists({{}, {4.0}, {}}), 80.0, once, ws);
+  layer_forward(layer, merge_spike_lists({{4.0}, {}, {4.0}}), 80.0, swapped, ws);
+  ASSERT_GT(once.spikes.size(), 1u);
+  EXPECT_EQ(twice.spikes.times, once.spikes.times);
+  EXPECT_EQ(swapped.spikes.times, once.spikes.times);
+}
+
+TEST(EdgeCases, GrazingCrossingIsGuarded) {
+  // One input whose PSP peaks 1e-12 above threshold: one spike, at the peak,
+  // where dV/dt is almost zero. The guard bounds the gradient there.
+  NeuronParams p = standard();
+  const double peak_time = extremum_time({0.0, 1.0}, p);
+  const double unit_peak = evolve({0.0, 1.0}, peak_time, p).v;
+  Network net;
+  net.t_end = 100.0;
+  net.layers.emplace_back(p, 1, 1);
+  net.layers[0].weight(0, 0) = (1.0 + 1e-12) / unit_peak;
+  const SpikeTrain input = merge_spike_lists({{2.0}});
+  NetworkWorkspace ws;
+  network_forward(net, input, ws);
+  ASSERT_EQ(ws.traces[0].spikes.size(), 1u);
+  EXPECT_NEAR(ws.traces[0].spikes.times[0], 2.0 + peak_time, 1e-4);
+
+  NetworkGradient guarded;
+  guarded.reset(net);
+  network_backward(net, input, {1.0}, GradientGuard{1e-3}, guarded, ws);
+  // |dt/dw| <= kappa(peak) / (1e-3 theta / tau_m).
+  EXPECT_TRUE(std::isfinite(guarded.weights[0][0]));
+  EXPECT_LE(std::abs(guarded.weights[0][0]), unit_peak / (1e-3 / p.tau_m) * (1 + 1e-9));
+  EXPECT_GT(std::abs(guarded.weights[0][0]), 1.0);
+
+  net.layers[0].weight(0, 0) = (1.0 - 1e-12) / unit_peak;
+  network_forward(net, input, ws);
+  EXPECT_EQ(ws.traces[0].spikes.size(), 0u);
+}
+
+TEST(EdgeCases, LongWindowsDoNotOverflow) {
+  // A window 1000 time constants long: the same inputs late in the window give
+  // the same spikes, shifted, as early in it.
+  std::mt19937_64 rng(5);
+  for (double ratio : {0.5, 1.0, 2.0, 3.7}) {
+    NeuronParams p;
+    p.tau_s = 1.0;
+    p.tau_m = ratio;
+    Layer layer = testing::random_layer(rng, p, 5, 4, 0.0, 0.3);
+    for (double& w : layer.weights) w += 1.5;
+    const auto early = testing::random_inputs(rng, 5, 3, 5.0);
+    auto late = early;
+    const double shift = 990.0 * std::max(ratio, 1.0);
+    for (auto& list : late)
+      for (double& t : list) t += shift;
+    LayerWorkspace ws;
+    LayerTrace a, b;
+    layer_forward(layer, merge_spike_lists(early), 1000.0 * std::max(ratio, 1.0) - shift, a, ws);
+    layer_forward(layer, merge_spike_lists(late), 1000.0 * std::max(ratio, 1.0), b, ws);
+    ASSERT_EQ(a.spikes.size(), b.spikes.size());
+    ASSERT_GT(a.spikes.size(), 0u);
+    for (std::size_t e = 0; e < a.spikes.size(); ++e) {
+      EXPECT_NEAR(b.spikes.times[e] - shift, a.spikes.times[e], 1e-9 * shift);
+    }
+    std::vector<double> grad_w(layer.weights.size(), 0.0), grad_in(merge_spike_lists(late).size());
+    layer_backward(layer, merge_spike_lists(late), b, std::vector<double>(b.spikes.size(), 1.0).data(), {},
+                   grad_w.data(), grad_in.data(), ws);
+    for (double g : grad_w) EXPECT_TRUE(std::isfinite(g));
+    for (double g : grad_in) EXPECT_TRUE(std::isfinite(g));
+  }
+}
+
+}  // namespace
+}  // namespace spiketime

@@ -1,0 +1,277 @@
+// Exact gradients against central finite differences.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <limits>
+#include <random>
+
+#include "reference.hpp"
+#include "spiketime/network.hpp"
+
+namespace spiketime {
+namespace {
+
+using testing::random_inputs;
+using testing::random_layer;
+
+// L = sum over last-layer spikes of coef(neuron, k) * t_k: a loss that weighs
+// every spike differently, so each dL/dt entry of the reverse pass matters.
+struct Objective {
+  std::vector<std::vector<double>> coef;  // [neuron][k], zero beyond the list
+
+  double operator()(const SpikeTrain& spikes, std::vector<double>* grad) const {
+    std::vector<std::size_t> seen(coef.size(), 0);
+    double loss = 0.0;
+    if (grad) grad->assign(spikes.size(), 0.0);
+    for (std::size_t e = 0; e < spikes.size(); ++e) {
+      const auto n = static_cast<std::size_t>(spikes.neurons[e]);
+      const std::size_t k = seen[n]++;
+      const double c = k < coef[n].size() ? coef[n][k] : 0.5;
+      loss += c * spikes.times[e];
+      if (grad) (*grad)[e] = c;
+    }
+    return loss;
+  }
+};
+
+struct Evaluation {
+  double loss;
+  std::vector<int> counts;  // spike counts of every neuron of every layer
+};
+
+Evaluation evaluate(const Network& net, const std::vector<std::vector<double>>& inputs, const Objective& obj) {
+  NetworkWorkspace ws;
+  network_forward(net, merge_spike_lists(inputs), ws);
+  Evaluation ev{obj(ws.traces.back().spikes, nullptr), {}};
+  for (const auto& trace : ws.traces) ev.counts.insert(ev.counts.end(), trace.spike_counts.begin(), trace.spike_counts.end());
+  return ev;
+}
+
+// Counts pairs of consecutive spikes of one neuron with no input spike between them.
+int intervals_with_two_spikes(const SpikeTrain& input, const LayerTrace& trace) {
+  int found = 0;
+  std::vector<double> last(trace.spike_counts.size(), -1.0);
+  for (std::size_t e = 0; e < trace.spikes.size(); ++e) {
+    const int n = trace.spikes.neurons[e];
+    const double t = trace.spikes.times[e];
+    if (last[n] >= 0.0) {
+      const auto a = std::upper_bound(input.times.begin(), input.times.end(), last[n]);
+      const auto b = std::lower_bound(input.times.begin(), input.times.end(), t);
+      if (a >= b) ++found;
+    }
+    last[n] = t;
+  }
+  return found;
+}
+
+struct FdReport {
+  double max_rel_error = 0.0;
+  int compared = 0, skipped = 0;
+};
+
+// Relative error with a floor at 1e-3 of the largest gradient of the group,
+// so that entries that are zero up to rounding do not divide by zero.
+void compare(double analytic, double numeric, double scale, FdReport& report, const std::string& what) {
+  const double diff = std::abs(analytic - numeric);
+  const double rel = diff == 0.0 ? 0.0 : diff / std::max(std::abs(analytic), 1e-3 * scale);
+  report.max_rel_error = std::max(report.max_rel_error, rel);
+  ++report.compared;
+  EXPECT_LE(rel, 1e-5) << what << ": analytic " << analytic << " numeric " << numeric;
+}
+
+// The numerical reference: central differences at steps eps and eps/2,
+// combined by Richardson extrapolation (error O(eps^4) instead of O(eps^2)).
+// `loss_at(x)` evaluates the network with the parameter set to x; returns
+// false when a spike appears or vanishes within the steps.
+template <typename LossAt>
+bool richardson_derivative(LossAt&& loss_at, double x0, const std::vector<int>& base_counts, double& out) {
+  const double eps = 1e-5;
+  double d[2];
+  for (int r = 0; r < 2; ++r) {
+    const double h = r == 0 ? eps : eps / 2;
+    const Evaluation plus = loss_at(x0 + h), minus = loss_at(x0 - h);
+    if (plus.counts != base_counts || minus.counts != base_counts) return false;
+    d[r] = (plus.loss - minus.loss) / (2 * h);
+  }
+  loss_at(x0);
+  out = (4.0 * d[1] - d[0]) / 3.0;
+  return true;
+}
+
+FdReport check_network(Network net, const std::vector<std::vector<double>>& inputs, const Objective& obj) {
+  const SpikeTrain train = merge_spike_lists(inputs);
+  NetworkWorkspace ws;
+  network_forward(net, train, ws);
+  std::vector<double> grad_last;
+  obj(ws.traces.back().spikes, &grad_last);
+  NetworkGradient grad;
+  grad.reset(net);
+  network_backward(net, train, grad_last, GradientGuard{0.0}, grad, ws);
+  const Evaluation base = evaluate(net, inputs, obj);
+
+  FdReport report;
+  for (std::size_t l = 0; l < net.layers.size(); ++l) {
+    double scale = 0.0;
+    for (double g : grad.weights[l]) scale = std::max(scale, std::abs(g));
+    for (std::size_t w = 0; w < net.layers[l].weights.size(); ++w) {
+      double& weight = net.layers[l].weights[w];
+      auto loss_at = [&](double x) {
+        weight = x;
+        return evaluate(net, inputs, obj);
+      };
+      double numeric = 0.0;
+      if (!richardson_derivative(loss_at, weight, base.counts, numeric)) {
+        ++report.skipped;
+        continue;
+      }
+      compare(grad.weights[l][w], numeric, scale, report, "layer " + std::to_string(l) + " weight " + std::to_string(w));
+    }
+  }
+  double scale = 0.0;
+  for (double g : grad.input_times) scale = std::max(scale, std::abs(g));
+  auto perturbed = inputs;
+  for (std::size_t e = 0; e < train.size(); ++e) {
+    // The e-th train entry is the k-th spike of its neuron.
+    const int j = train.neurons[e];
+    const auto k = static_cast<std::size_t>(std::count(train.neurons.begin(), train.neurons.begin() + e, j));
+    auto loss_at = [&](double t) {
+      perturbed[j][k] = t;
+      return evaluate(net, perturbed, obj);
+    };
+    double numeric = 0.0;
+    if (!richardson_derivative(loss_at, inputs[j][k], base.counts, numeric)) {
+      ++report.skipped;
+      continue;
+    }
+    compare(grad.input_times[e], numeric, scale, report, "input spike " + std::to_string(e));
+  }
+  return report;
+}
+
+Objective random_objective(std::mt19937_64& rng, int n_out) {
+  std::uniform_real_distribution<double> c(-1.0, 1.0);
+  Objective obj;
+  obj.coef.resize(static_cast<std::size_t>(n_out));
+  for (auto& row : obj.coef)
+    for (int k = 0; k < 40; ++k) row.push_back(c(rng));
+  return obj;
+}
+
+class GradientsVsFiniteDifferences : public ::testing::TestWithParam<std::tuple<double, int>> {};
+
+// Smallest dV/dt at threshold over every spike, in units of theta/tau_m.
+double min_crossing_slope(const Network& net, const NetworkWorkspace& ws) {
+  double slope = std::numeric_limits<double>::infinity();
+  for (std::size_t l = 0; l < net.layers.size(); ++l) {
+    const NeuronParams& p = net.layers[l].neuron;
+    for (double current : ws.traces[l].current_at_spike) slope = std::min(slope, current / p.theta - 1.0);
+  }
+  return slope;
+}
+
+TEST_P(GradientsVsFiniteDifferences, MultiSpikeNetworks) {
+  const auto [ratio, depth] = GetParam();
+  std::mt19937_64 rng(static_cast<uint64_t>(ratio * 100 + depth));
+  NeuronParams p;
+  p.tau_s = 2.0;
+  p.tau_m = 2.0 * ratio;
+  const std::vector<int> widths = depth == 2 ? std::vector<int>{6, 7, 3} : std::vector<int>{6, 7, 5, 3};
+  // Weights in units of the height of a single PSP.
+  const double psp_peak = evolve({0.0, 1.0}, extremum_time({0.0, 1.0}, p), p).v;
+  const double gain = 0.4 / psp_peak;
+  // Draw networks until none of their crossings grazes threshold (dV/dt >=
+  // 0.05 theta/tau_m): near a grazing crossing the spike time is so curved in
+  // the parameters that no finite difference resolves it to 1e-5.
+  Network net;
+  std::vector<std::vector<double>> inputs;
+  NetworkWorkspace ws;
+  SpikeTrain train;
+  for (int attempt = 0;; ++attempt) {
+    ASSERT_LT(attempt, 200) << "no well-conditioned network found";
+    net = Network{};
+    net.t_end = 30.0;
+    inputs = random_inputs(rng, widths[0], 3, 12.0);
+    train = merge_spike_lists(inputs);
+    // Layer by layer, scale the weights to the number of spikes that arrive,
+    // so that neurons fire a few to a few tens of times at every depth.
+    for (std::size_t l = 0; l + 1 < widths.size(); ++l) {
+      const std::size_t arriving = l == 0 ? train.size() : ws.traces[l - 1].spikes.size();
+      const double mean = gain * 18.0 / static_cast<double>(std::max<std::size_t>(arriving, 1));
+      net.layers.push_back(random_layer(rng, p, widths[l], widths[l + 1], 0.0, 0.6 * mean));
+      for (double& w : net.layers.back().weights) w += mean;
+      network_forward(net, train, ws);
+    }
+    if (ws.traces.back().spikes.size() >= 3 && min_crossing_slope(net, ws) >= 0.05) break;
+  }
+  const Objective obj = random_objective(rng, widths.back());
+
+  int multi_spike_neurons = 0, two_spike_intervals = 0;
+  for (std::size_t l = 0; l < ws.traces.size(); ++l) {
+    for (int c : ws.traces[l].spike_counts) multi_spike_neurons += c >= 3;
+    two_spike_intervals += intervals_with_two_spikes(l == 0 ? train : ws.traces[l - 1].spikes, ws.traces[l]);
+  }
+  EXPECT_GE(multi_spike_neurons, 3) << "the networks must fire several spikes per neuron";
+  EXPECT_GE(two_spike_intervals, 1) << "some interval between input events must hold two spikes";
+
+  const FdReport r = check_network(net, inputs, obj);
+  EXPECT_GT(r.compared, 4 * r.skipped + 20);
+  std::cout << "[ fd ] ratio " << ratio << " depth " << depth << ": " << r.compared << " compared, " << r.skipped
+            << " skipped (unstable counts), max relative error " << r.max_rel_error << ", " << multi_spike_neurons
+            << " neurons with >= 3 spikes, " << two_spike_intervals << " intervals with two spikes\n";
+}
+
+INSTANTIATE_TEST_SUITE_P(RatiosAndDepths, GradientsVsFiniteDifferences,
+                         ::testing::Combine(::testing::Values(0.5, 1.0, 2.0, 3.7), ::testing::Values(2, 3)));
+
+TEST(SingleSpike, MaxSpikesOneGivesTheFirstSpikeOfTheUnlimitedNetwork) {
+  std::mt19937_64 rng(11);
+  for (double ratio : {0.5, 1.0, 2.0, 3.7}) {
+    NeuronParams p;
+    p.tau_s = 2.0;
+    p.tau_m = 2.0 * ratio;
+    Layer layer = random_layer(rng, p, 10, 8, 0.3 / std::sqrt(ratio), 0.4);
+    const SpikeTrain input = merge_spike_lists(random_inputs(rng, 10, 3, 20.0));
+    LayerTrace unlimited, single;
+    LayerWorkspace ws;
+    layer_forward(layer, input, 40.0, unlimited, ws);
+    layer.neuron.max_spikes = 1;
+    layer_forward(layer, input, 40.0, single, ws);
+    const auto all = split_spike_train(unlimited.spikes, layer.n_out);
+    const auto first = split_spike_train(single.spikes, layer.n_out);
+    int multi = 0;
+    for (int n = 0; n < layer.n_out; ++n) {
+      ASSERT_EQ(first[n].size(), all[n].empty() ? 0u : 1u);
+      if (!all[n].empty()) {
+        EXPECT_EQ(first[n][0], all[n][0]);  // the same computation: bit for bit
+      }
+      multi += all[n].size() > 1;
+    }
+    EXPECT_GT(multi, 0);
+  }
+}
+
+TEST(SingleSpike, TtfsGradientsMatchFiniteDifferences) {
+  std::mt19937_64 rng(12);
+  for (double ratio : {0.5, 1.0, 2.0, 3.7}) {
+    NeuronParams p;
+    p.tau_s = 2.0;
+    p.tau_m = 2.0 * ratio;
+    p.max_spikes = 1;
+    Network net;
+    net.t_end = 30.0;
+    net.layers.push_back(random_layer(rng, p, 8, 10, 0.0, 0.5));
+    for (double& w : net.layers[0].weights) w += 0.8 / std::sqrt(ratio);
+    net.layers.push_back(random_layer(rng, p, 10, 4, 0.0, 0.5));
+    for (double& w : net.layers[1].weights) w += 0.9 / std::sqrt(ratio);
+    const auto inputs = random_inputs(rng, 8, 2, 10.0);
+    const FdReport r = check_network(net, inputs, random_objective(rng, 4));
+    EXPECT_GT(r.compared, 50) << ratio;
+    std::cout << "[ fd ] TTFS ratio " << ratio << ": " << r.compared << " compared, max relative error "
+              << r.max_rel_error << "\n";
+  }
+}
+
+}  // namespace
+}  // namespace spiketime

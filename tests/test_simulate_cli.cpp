@@ -1,0 +1,157 @@
+// `spiketime simulate` end to end: the JSON contract and every error case.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "spiketime/simulate.hpp"
+
+namespace spiketime {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CliRun {
+  int status;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+CliRun run_simulate(const std::string& case_text, const std::string& flags = "") {
+  const fs::path dir = fs::temp_directory_path() / ("spiketime_cli_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
+                                                    ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  fs::create_directories(dir);
+  std::ofstream(dir / "case.json") << case_text;
+  const std::string cmd = std::string(SPIKETIME_CLI_PATH) + " simulate " + (dir / "case.json").string() + " " + flags +
+                          " > " + (dir / "out").string() + " 2> " + (dir / "err").string();
+  const int raw = std::system(cmd.c_str());
+  CliRun r{WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, slurp(dir / "out"), slurp(dir / "err")};
+  fs::remove_all(dir);
+  return r;
+}
+
+const char* kValid = R"({
+  "t_end": 60.0,
+  "layers": [
+    {"tau_m": 10.0, "tau_s": 5.0, "theta": 1.0, "max_spikes": 0,
+     "weights": [[3.5, 2.2, 4.1], [2.9, 1.0, 2.3]]},
+    {"tau_m": 10.0, "tau_s": 5.0, "theta": 1.0, "weights": [[3.2, 2.8]]}
+  ],
+  "input_spikes": [[1.0, 7.5], [], [3.25]]
+})";
+
+TEST(SimulateCli, OutputFollowsTheContractAndRoundTrips) {
+  const CliRun r = run_simulate(kValid, "--grad");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(r.err.empty());
+  const auto out = nlohmann::json::parse(r.out);
+  // The engine itself on the same case: the printed numbers read back to the same doubles.
+  const SimulateCase c = parse_simulate_case(kValid);
+  NetworkWorkspace ws;
+  network_forward(c.net, merge_spike_lists(c.input_spikes), ws);
+  ASSERT_EQ(out["layers"].size(), 2u);
+  for (std::size_t l = 0; l < 2; ++l) {
+    const auto lists = split_spike_train(ws.traces[l].spikes, c.net.layers[l].n_out);
+    EXPECT_EQ(out["layers"][l]["spikes"].get<std::vector<std::vector<double>>>(), lists);
+  }
+  EXPECT_GT(out["layers"][1]["spikes"][0].size(), 2u);
+  EXPECT_EQ(out["grad"]["objective"], "sum_last_layer_spike_times");
+  EXPECT_EQ(out["grad"]["weights"][0].size(), 2u);
+  EXPECT_EQ(out["grad"]["weights"][0][0].size(), 3u);
+  EXPECT_EQ(out["grad"]["weights"][1][0].size(), 2u);
+  EXPECT_EQ(out["grad"]["input_spikes"][0].size(), 2u);
+  EXPECT_EQ(out["grad"]["input_spikes"][1].size(), 0u);
+  EXPECT_EQ(out["grad"]["input_spikes"][2].size(), 1u);
+  // Without --grad there is no grad member.
+  EXPECT_FALSE(nlohmann::json::parse(run_simulate(kValid).out).contains("grad"));
+}
+
+TEST(SimulateCli, GradientMatchesFiniteDifferencesThroughTheCli) {
+  const auto grad = nlohmann::json::parse(run_simulate(kValid, "--grad").out)["grad"];
+  auto sum_times = [](const std::string& text) {
+    double s = 0.0;
+    const auto out = nlohmann::json::parse(text);
+    for (const auto& list : out["layers"][1]["spikes"])
+      for (double t : list) s += t;
+    return s;
+  };
+  auto doc = nlohmann::json::parse(kValid);
+  const double eps = 1e-6, w = doc["layers"][0]["weights"][1][2];
+  doc["layers"][0]["weights"][1][2] = w + eps;
+  const double plus = sum_times(run_simulate(doc.dump()).out);
+  doc["layers"][0]["weights"][1][2] = w - eps;
+  const double minus = sum_times(run_simulate(doc.dump()).out);
+  const double analytic = grad["weights"][0][1][2];
+  EXPECT_NEAR((plus - minus) / (2 * eps), analytic, 1e-5 * std::abs(analytic));
+}
+
+struct BadCase {
+  const char* name;
+  std::string text;
+  const char* must_mention;
+};
+
+std::string with(const std::string& from, const std::string& to) {
+  std::string s = kValid;
+  const auto pos = s.find(from);
+  EXPECT_NE(pos, std::string::npos) << from;
+  return s.replace(pos, from.size(), to);
+}
+
+TEST(SimulateCli, EveryErrorCaseGivesExit2AndOneLine) {
+  const std::vector<BadCase> cases = {
+      {"malformed", "{\"t_end\": 60.0, ", "malformed JSON"},
+      {"not an object", "[1, 2]", "object"},
+      {"missing t_end", with("\"t_end\": 60.0,", ""), "t_end"},
+      {"missing layers", R"({"t_end": 1, "input_spikes": [[1]]})", "layers"},
+      {"missing input_spikes", R"({"t_end": 1, "layers": []})", "input_spikes"},
+      {"missing tau_m", with("\"tau_m\": 10.0, \"tau_s\": 5.0, \"theta\": 1.0, \"max_spikes\": 0,", "\"tau_s\": 5.0, \"theta\": 1.0,"), "layers[0].tau_m"},
+      {"missing weights", with(", \"weights\": [[3.2, 2.8]]", ""), "layers[1].weights"},
+      {"row too short", with("[2.9, 1.0, 2.3]", "[2.9, 1.0]"), "layers[0].weights[1]"},
+      {"second layer width", with("[[3.2, 2.8]]", "[[3.2, 2.8, 1.0]]"), "layers[1].weights[0]"},
+      {"weights not array", with("[[3.2, 2.8]]", "3.2"), "layers[1].weights"},
+      {"empty layer", with("[[3.2, 2.8]]", "[]"), "layers[1].weights"},
+      {"negative tau_m", with("\"tau_m\": 10.0", "\"tau_m\": -10.0"), "layers[0].tau_m"},
+      {"zero tau_s", with("\"tau_s\": 5.0", "\"tau_s\": 0"), "layers[0].tau_s"},
+      {"zero theta", with("\"theta\": 1.0", "\"theta\": 0.0"), "layers[0].theta"},
+      {"negative theta", with("\"theta\": 1.0", "\"theta\": -1.0"), "layers[0].theta"},
+      {"string threshold", with("\"theta\": 1.0", "\"theta\": \"high\""), "layers[0].theta"},
+      {"zero t_end", with("\"t_end\": 60.0", "\"t_end\": 0"), "t_end"},
+      {"huge number", with("3.5", "1e999"), "1e999"},
+      {"infinite t_end", with("\"t_end\": 60.0", "\"t_end\": -1e400"), "t_end"},
+      {"unsorted inputs", with("[1.0, 7.5]", "[7.5, 1.0]"), "input_spikes[0]"},
+      {"input not a number", with("[3.25]", "[null]"), "input_spikes[2][0]"},
+      {"negative max_spikes", with("\"max_spikes\": 0", "\"max_spikes\": -1"), "max_spikes"},
+      {"fractional max_spikes", with("\"max_spikes\": 0", "\"max_spikes\": 1.5"), "max_spikes"},
+      {"empty file", "", "malformed JSON"},
+  };
+  for (const BadCase& c : cases) {
+    const CliRun r = run_simulate(c.text, "--grad");
+    EXPECT_EQ(r.status, 2) << c.name;
+    EXPECT_TRUE(r.out.empty()) << c.name << ": " << r.out;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << c.name << ": " << r.err;
+    EXPECT_NE(r.err.find(c.must_mention), std::string::npos) << c.name << ": " << r.err;
+  }
+}
+
+TEST(SimulateCli, MissingFileAndBadFlags) {
+  const std::string cli = SPIKETIME_CLI_PATH;
+  EXPECT_EQ(WEXITSTATUS(std::system((cli + " simulate /nonexistent/case.json 2>/dev/null").c_str())), 2);
+  EXPECT_EQ(WEXITSTATUS(std::system((cli + " simulate 2>/dev/null").c_str())), 2);
+  EXPECT_EQ(WEXITSTATUS(std::system((cli + " simulate x.json --no-such-flag 2>/dev/null").c_str())), 2);
+}
+
+}  // namespace
+}  // namespace spiketime

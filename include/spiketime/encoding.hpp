@@ -1,0 +1,22 @@
+// Input encoding (MODEL.md section 4): a latency code, plus optional bias
+// input neurons that spike at fixed times.
+#pragma once
+
+#include <vector>
+
+#include "spiketime/layer.hpp"
+
+namespace spiketime {
+
+struct Encoding {
+  double t_in_max = 10.0;          // a feature of 1 spikes at 0, one near 0 at t_in_max
+  std::vector<double> bias_times;  // one extra input neuron per entry, after the features
+
+  int n_inputs(int n_features) const { return n_features + static_cast<int>(bias_times.size()); }
+};
+
+// Feature f with value x in (0, 1] spikes once at t_in_max * (1 - x); x <= 0
+// does not spike. Bias neuron b (index n_features + b) spikes at bias_times[b].
+void encode_latency(const float* features, int n_features, const Encoding& encoding, SpikeTrain& out);
+
+}  // namespace spiketime

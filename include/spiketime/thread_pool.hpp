@@ -1,0 +1,43 @@
+// A fixed set of threads that sleep between jobs. Idle workers block on a
+// condition variable, never spin: on a shared 2-core machine a spinning
+// runtime makes 2 threads slower than 1.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace spiketime {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int n_threads);  // the caller counts as thread 0
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+  // Runs job(t) once for each thread t in [0, size()) and returns when all are done.
+  void run(const std::function<void(int)>& job);
+
+ private:
+  void worker_loop(int index);
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  const std::function<void(int)>* job_ = nullptr;
+  unsigned long generation_ = 0;
+  int pending_ = 0;
+  bool stopping_ = false;
+};
+
+// Splits [0, n) into `parts` contiguous ranges of near-equal size; returns range `part`.
+inline std::pair<std::size_t, std::size_t> split_range(std::size_t n, int parts, int part) {
+  const std::size_t p = static_cast<std::size_t>(parts), k = static_cast<std::size_t>(part);
+  return {n * k / p, n * (k + 1) / p};
+}
+
+}  // namespace spiketime

@@ -1,0 +1,29 @@
+#include "spiketime/encoding.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+namespace spiketime {
+
+void encode_latency(const float* features, int n_features, const Encoding& encoding, SpikeTrain& out) {
+  out.clear();
+  for (int f = 0; f < n_features; ++f) {
+    if (features[f] > 0.0f) out.push(encoding.t_in_max * (1.0 - static_cast<double>(features[f])), f);
+  }
+  for (std::size_t b = 0; b < encoding.bias_times.size(); ++b) {
+    out.push(encoding.bias_times[b], n_features + static_cast<int32_t>(b));
+  }
+  // Order by time, ties by neuron index: the order merge_spike_lists gives.
+  std::vector<std::size_t> order(out.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return out.times[a] < out.times[b] || (out.times[a] == out.times[b] && out.neurons[a] < out.neurons[b]);
+  });
+  SpikeTrain sorted;
+  sorted.times.reserve(order.size());
+  sorted.neurons.reserve(order.size());
+  for (std::size_t k : order) sorted.push(out.times[k], out.neurons[k]);
+  out = std::move(sorted);
+}
+
+}  // namespace spiketime

@@ -17,6 +17,31 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
 
+  spiketime::cli::TrainOptions train;
+  CLI::App* train_cmd = app.add_subcommand("train", "Train a classifier (docs/TRAINING.md)");
+  train_cmd->add_option("--config", train.config_path, "JSON config file");
+  train_cmd->add_option("--set", train.sets, "Override a config key: key=value (repeatable)");
+  train_cmd->add_option("--dataset", train.dataset, "mnist, fashion-mnist or yinyang")
+      ->check(CLI::IsMember({"mnist", "fashion-mnist", "yinyang"}));
+  train_cmd->add_option("--epochs", train.epochs, "Number of epochs (overrides the config)")->check(CLI::PositiveNumber);
+  train_cmd->add_option("--out", train.out_dir, "Run directory for metrics, config, model and checkpoints");
+  train_cmd->add_option("--resume", train.resume_dir, "Continue the run in this directory where it stopped");
+  train_cmd->add_option("--stop-after", train.stop_after, "Stop after this many epochs (resume later)")
+      ->check(CLI::PositiveNumber);
+
+  spiketime::cli::EvalOptions eval;
+  CLI::App* eval_cmd = app.add_subcommand("eval", "Evaluate a model file on a data set");
+  eval_cmd->add_option("--model", eval.model_path, "Model file (model.bin of a run)")->required();
+  eval_cmd->add_option("--dataset", eval.dataset, "mnist, fashion-mnist or yinyang")
+      ->required()
+      ->check(CLI::IsMember({"mnist", "fashion-mnist", "yinyang"}));
+  eval_cmd->add_option("--split", eval.split, "train, validation or test")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"train", "validation", "test"}));
+  eval_cmd->add_option("--data-dir", eval.data_dir, "Data directory (default: $SPIKETIME_DATA or ./data)");
+  eval_cmd->add_option("--threads", eval.threads, "Threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  eval_cmd->add_flag("--json", eval.json, "Print one JSON object");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -26,5 +51,7 @@ int main(int argc, char** argv) {
     return spiketime::cli::kExitBadInput;
   }
   if (simulate->parsed()) return spiketime::cli::simulate(sim);
+  if (train_cmd->parsed()) return spiketime::cli::train(train);
+  if (eval_cmd->parsed()) return spiketime::cli::eval(eval);
   return 0;
 }

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "spiketime/layer.hpp"
+#include "spiketime/model.hpp"
 
 namespace spiketime {
 
@@ -21,5 +22,18 @@ struct ReadoutResult {
 // spikes) into grad. Ties go to the lowest index and are reported.
 ReadoutResult first_spike_cross_entropy(const LayerTrace& output, int n_outputs, int label, double t_end,
                                         double tau_out, std::vector<double>& grad);
+
+// All-spike readout: output i scores z_i = log sum_k exp(-t_ik / tau_out) over
+// every spike it fires (-t_end / tau_out when silent), the class is the
+// highest score and L = -log softmax(z)[label]. With one spike per output
+// this equals the first-spike readout.
+ReadoutResult all_spike_cross_entropy(const LayerTrace& output, int n_outputs, int label, double t_end,
+                                      double tau_out, std::vector<double>& grad);
+
+inline ReadoutResult readout_loss(Readout readout, const LayerTrace& output, int n_outputs, int label, double t_end,
+                                  double tau_out, std::vector<double>& grad) {
+  return readout == Readout::FirstSpike ? first_spike_cross_entropy(output, n_outputs, label, t_end, tau_out, grad)
+                                        : all_spike_cross_entropy(output, n_outputs, label, t_end, tau_out, grad);
+}
 
 }  // namespace spiketime

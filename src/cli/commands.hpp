@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace spiketime::cli {
 
@@ -14,6 +15,23 @@ struct SimulateOptions {
   double min_vdot = 1e-12;
 };
 int simulate(const SimulateOptions& options);
+
+struct TrainOptions {
+  std::string config_path;
+  std::vector<std::string> sets;  // key=value
+  std::string dataset;
+  int epochs = 0;  // 0: from the config
+  std::string out_dir, resume_dir;
+  int stop_after = 0;  // stop after this many epochs of this invocation (0: run to the end)
+};
+int train(const TrainOptions& options);
+
+struct EvalOptions {
+  std::string model_path, dataset, split = "test", data_dir;
+  bool json = false;
+  int threads = 0;
+};
+int eval(const EvalOptions& options);
 
 // Reads a whole file; throws InputError naming the path when it cannot.
 std::string read_file(const std::string& path);

@@ -47,7 +47,8 @@ class GzFile {
 
 }  // namespace
 
-Dataset load_idx(const std::string& images_path, const std::string& labels_path, int n_classes) {
+Dataset load_idx(const std::string& images_path, const std::string& labels_path, int n_classes, int expected_rows,
+                 int expected_cols) {
   Dataset data;
   data.n_classes = n_classes;
   GzFile images(images_path);
@@ -57,9 +58,11 @@ Dataset load_idx(const std::string& images_path, const std::string& labels_path,
   const uint32_t n = images.big_endian_u32("the image count");
   const uint32_t rows = images.big_endian_u32("the row count");
   const uint32_t cols = images.big_endian_u32("the column count");
-  if (rows == 0 || cols == 0 || rows > 4096 || cols > 4096 || n > 100'000'000u) {
-    throw InputError(images_path + ": implausible image size " + std::to_string(rows) + "x" + std::to_string(cols));
+  if (rows != static_cast<uint32_t>(expected_rows) || cols != static_cast<uint32_t>(expected_cols)) {
+    throw InputError(images_path + ": images are " + std::to_string(rows) + "x" + std::to_string(cols) + ", expected " +
+                     std::to_string(expected_rows) + "x" + std::to_string(expected_cols));
   }
+  if (n > 10'000'000u) throw InputError(images_path + ": implausible image count " + std::to_string(n));
   data.n_features = static_cast<int>(rows * cols);
   std::vector<unsigned char> pixels(static_cast<std::size_t>(n) * data.n_features);
   images.read(pixels.data(), pixels.size(), "the pixels");

@@ -1,0 +1,68 @@
+// Training configuration: every field has a default (per data set), can be
+// set from a JSON config file or `--set key=value`, and is written back out
+// fully resolved with each run.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace spiketime {
+
+struct TrainConfig {
+  // Data
+  std::string dataset = "mnist";
+  std::string data_dir;              // empty: $SPIKETIME_DATA or ./data
+  std::int64_t validation_size = 10000;  // held out from the end of the training file
+  std::int64_t train_limit = 0;      // train on the first N training samples only (0: all)
+  // Network: per-layer values take one number (every layer) or one per layer
+  std::vector<int> hidden = {800};
+  std::vector<double> tau_m = {10.0}, tau_s = {5.0}, theta = {1.0};
+  std::vector<int> max_spikes = {0};
+  double t_end = 40.0;
+  // Encoding
+  double t_in_max = 10.0;
+  std::vector<double> bias_times = {};
+  // Readout and loss
+  std::string readout = "first_spike";
+  double tau_out = 2.0;
+  // Optimization
+  std::string optimizer = "adam";
+  double lr = 1e-3, momentum = 0.9, beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;
+  std::string schedule = "cosine";  // constant | step | cosine
+  int step_epochs = 10;
+  double step_gamma = 0.5;
+  int epochs = 20;
+  int batch_size = 32;
+  std::int64_t seed = 1;
+  int threads = 0;  // 0: all cores
+  // Guards and remedies
+  double min_vdot = 0.1;      // dV/dt at threshold floored at min_vdot * theta / tau_m in the reverse pass
+  double grad_clip = 0.0;     // clip the batch gradient to this L2 norm (0: off)
+  // Weight push (per input spike) for silent outputs, and for neurons silent over a whole batch
+  double silent_push = 0.05;
+  // Initialization (see init.hpp)
+  double init_mean_drive = 2.0, init_std_drive = 2.0;
+  double init_hidden_spikes = 3.0;  // expected spikes per hidden neuron, to scale the layer above
+};
+
+// The defaults of a data set (MNIST, Fashion-MNIST or Yin-Yang).
+TrainConfig default_config(const std::string& dataset);
+
+// Applies the keys of a JSON object. An unknown key or a value of the wrong
+// type is an InputError naming the key (and `source`, e.g. the file).
+void apply_config(TrainConfig& config, const nlohmann::json& object, const std::string& source);
+// `key=value`, value parsed as JSON where it can be (numbers, lists), else as a string.
+void apply_setting(TrainConfig& config, const std::string& assignment);
+nlohmann::json config_to_json(const TrainConfig& config);
+// Checks ranges and consistency; throws InputError naming the key.
+void validate_config(const TrainConfig& config);
+
+// The value of a per-layer setting for layer l.
+template <typename T>
+T per_layer(const std::vector<T>& values, std::size_t l) {
+  return values.size() == 1 ? values[0] : values[l];
+}
+
+}  // namespace spiketime

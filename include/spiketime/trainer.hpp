@@ -1,0 +1,73 @@
+// The training loop, separate from the model: mini-batches whose samples run
+// in parallel, averaged exact gradients, Adam or SGD with momentum, learning
+// rate schedules, and the remedies for silent neurons.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "spiketime/config.hpp"
+#include "spiketime/dataset.hpp"
+#include "spiketime/model.hpp"
+#include "spiketime/thread_pool.hpp"
+
+namespace spiketime {
+
+// What a pass over a split measured.
+struct PassStats {
+  int64_t n = 0, correct = 0, ties = 0, all_silent = 0;
+  double loss_sum = 0.0;
+  std::vector<int> layer_sizes;
+  std::vector<std::vector<int64_t>> neuron_spikes;  // [layer][neuron], summed over samples
+  std::vector<int64_t> confusion;                   // [label][predicted], predicted == n_classes: no output fired
+  int n_classes = 0;
+
+  void reset(const Model& model);
+  void merge(const PassStats& other);
+  double accuracy() const { return n ? static_cast<double>(correct) / static_cast<double>(n) : 0.0; }
+  double loss() const { return n ? loss_sum / static_cast<double>(n) : 0.0; }
+  std::vector<double> spikes_per_neuron() const;  // mean spikes per neuron and sample, per layer
+  std::vector<double> silent_fraction() const;    // per layer: neurons that never fired in the pass
+};
+
+// A model shaped by the config, weights drawn with its seed (see init.hpp).
+Model build_model(const TrainConfig& config, const Dataset& train);
+
+// Accuracy, loss, spike statistics and confusion of a model on a data set.
+PassStats evaluate(const Model& model, const Dataset& data, ThreadPool& pool);
+
+class Trainer {
+ public:
+  Trainer(const TrainConfig& config, Model model, ThreadPool& pool);
+  ~Trainer();
+
+  const Model& model() const { return model_; }
+  double learning_rate(int epoch) const;  // epoch counts from 0
+
+  using Progress = std::function<void(std::size_t done, std::size_t total, const PassStats& so_far)>;
+  // One epoch over `train`, shuffled by (seed, epoch): the same call gives the
+  // same weights, whatever happened before a resume.
+  PassStats train_epoch(const Dataset& train, int epoch, const Progress& progress);
+
+  // Optimizer state, for checkpoints.
+  std::vector<const std::vector<double>*> optimizer_state() const;
+  void restore_optimizer_state(std::vector<std::vector<double>> state, int64_t steps);
+  int64_t steps() const { return steps_; }
+
+ private:
+  struct ThreadState;
+  void train_batch(const Dataset& train, const std::vector<std::size_t>& order, std::size_t begin, std::size_t end,
+                   double lr);
+  void apply_update(std::size_t batch, double lr);
+
+  TrainConfig config_;
+  Model model_;
+  ThreadPool& pool_;
+  std::vector<std::unique_ptr<ThreadState>> threads_;
+  std::vector<std::vector<double>> moment1_, moment2_;  // Adam m and v, or SGD velocity in moment1_
+  int64_t steps_ = 0;
+};
+
+}  // namespace spiketime

@@ -1,0 +1,116 @@
+#include "io/container.hpp"
+
+#include <zlib.h>
+
+#include <bit>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+#include "spiketime/error.hpp"
+
+namespace spiketime::io {
+namespace {
+
+static_assert(std::endian::native == std::endian::little, "the file formats are little-endian");
+
+void put_u64(std::string& out, uint64_t v) { out.append(reinterpret_cast<const char*>(&v), 8); }
+
+uint32_t crc32_of(const std::string& bytes) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const auto chunk = static_cast<uInt>(std::min<std::size_t>(bytes.size() - done, 1u << 30));
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(bytes.data() + done), chunk);
+    done += chunk;
+  }
+  return static_cast<uint32_t>(crc);
+}
+
+void write_bytes_atomically(const std::string& path, const std::string& bytes) {
+  const std::string tmp = path + ".tmp";
+  FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) throw InputError(path + ": cannot write (" + std::strerror(errno) + ")");
+  const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fflush(f) == 0 &&
+                  ::fsync(fileno(f)) == 0;
+  if (std::fclose(f) != 0 || !ok) {
+    std::remove(tmp.c_str());
+    throw InputError(path + ": write failed");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw InputError(path + ": cannot replace (" + std::strerror(errno) + ")");
+  }
+}
+
+}  // namespace
+
+void write_text_atomically(const std::string& path, const std::string& text) { write_bytes_atomically(path, text); }
+
+void write_container(const std::string& path, const std::string& magic, int version, const nlohmann::json& header,
+                     const std::vector<const std::vector<double>*>& arrays) {
+  std::string bytes = magic;
+  put_u64(bytes, static_cast<uint64_t>(version));
+  const std::string text = header.dump();
+  put_u64(bytes, text.size());
+  bytes += text;
+  put_u64(bytes, arrays.size());
+  for (const auto* a : arrays) {
+    put_u64(bytes, a->size());
+    bytes.append(reinterpret_cast<const char*>(a->data()), a->size() * sizeof(double));
+  }
+  const uint32_t crc = crc32_of(bytes);
+  bytes.append(reinterpret_cast<const char*>(&crc), 4);
+  write_bytes_atomically(path, bytes);
+}
+
+Container read_container(const std::string& path, const std::string& magic, int version) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path + ": cannot open (" + std::strerror(errno) + ")");
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (bytes.size() < magic.size() || bytes.compare(0, magic.size(), magic) != 0) {
+    throw InputError(path + ": not a spiketime file of this kind (wrong magic number)");
+  }
+  if (bytes.size() < magic.size() + 8 + 4) throw InputError(path + ": truncated");
+  uint32_t stored_crc;
+  std::memcpy(&stored_crc, bytes.data() + bytes.size() - 4, 4);
+  const std::string body = bytes.substr(0, bytes.size() - 4);
+  std::size_t pos = magic.size();
+  auto get_u64 = [&](const char* what) {
+    if (pos + 8 > body.size()) throw InputError(path + ": truncated (in " + what + ")");
+    uint64_t v;
+    std::memcpy(&v, body.data() + pos, 8);
+    pos += 8;
+    return v;
+  };
+  const uint64_t file_version = get_u64("the version");
+  if (file_version != static_cast<uint64_t>(version)) {
+    throw InputError(path + ": format version " + std::to_string(file_version) + ", this build reads version " +
+                     std::to_string(version));
+  }
+  if (crc32_of(body) != stored_crc) throw InputError(path + ": checksum mismatch (truncated or corrupted file)");
+  Container c;
+  const uint64_t header_size = get_u64("the header size");
+  if (header_size > body.size() - pos) throw InputError(path + ": truncated (in the header)");
+  try {
+    c.header = nlohmann::json::parse(body.substr(pos, header_size));
+  } catch (const nlohmann::json::exception&) {
+    throw InputError(path + ": corrupted header");
+  }
+  pos += header_size;
+  const uint64_t n_arrays = get_u64("the array count");
+  for (uint64_t a = 0; a < n_arrays; ++a) {
+    const uint64_t n = get_u64("an array size");
+    if (n > (body.size() - pos) / sizeof(double)) throw InputError(path + ": truncated (in array " + std::to_string(a) + ")");
+    std::vector<double> values(n);
+    std::memcpy(values.data(), body.data() + pos, n * sizeof(double));
+    pos += n * sizeof(double);
+    c.arrays.push_back(std::move(values));
+  }
+  if (pos != body.size()) throw InputError(path + ": unexpected data after the last array");
+  return c;
+}
+
+}  // namespace spiketime::io

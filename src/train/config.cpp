@@ -1,0 +1,211 @@
+#include "spiketime/config.hpp"
+
+#include <functional>
+#include <variant>
+
+#include "spiketime/dataset.hpp"
+#include "spiketime/error.hpp"
+#include "spiketime/model.hpp"
+
+namespace spiketime {
+
+using nlohmann::json;
+
+namespace {
+
+using FieldPtr = std::variant<std::string TrainConfig::*, double TrainConfig::*, int TrainConfig::*,
+                              std::int64_t TrainConfig::*, std::vector<int> TrainConfig::*,
+                              std::vector<double> TrainConfig::*>;
+struct Field {
+  const char* key;
+  FieldPtr member;
+};
+
+const std::vector<Field>& fields() {
+  static const std::vector<Field> all = {
+      {"dataset", &TrainConfig::dataset},
+      {"data_dir", &TrainConfig::data_dir},
+      {"validation_size", &TrainConfig::validation_size},
+      {"train_limit", &TrainConfig::train_limit},
+      {"hidden", &TrainConfig::hidden},
+      {"tau_m", &TrainConfig::tau_m},
+      {"tau_s", &TrainConfig::tau_s},
+      {"theta", &TrainConfig::theta},
+      {"max_spikes", &TrainConfig::max_spikes},
+      {"t_end", &TrainConfig::t_end},
+      {"t_in_max", &TrainConfig::t_in_max},
+      {"bias_times", &TrainConfig::bias_times},
+      {"readout", &TrainConfig::readout},
+      {"tau_out", &TrainConfig::tau_out},
+      {"optimizer", &TrainConfig::optimizer},
+      {"lr", &TrainConfig::lr},
+      {"momentum", &TrainConfig::momentum},
+      {"beta1", &TrainConfig::beta1},
+      {"beta2", &TrainConfig::beta2},
+      {"adam_eps", &TrainConfig::adam_eps},
+      {"schedule", &TrainConfig::schedule},
+      {"step_epochs", &TrainConfig::step_epochs},
+      {"step_gamma", &TrainConfig::step_gamma},
+      {"epochs", &TrainConfig::epochs},
+      {"batch_size", &TrainConfig::batch_size},
+      {"seed", &TrainConfig::seed},
+      {"threads", &TrainConfig::threads},
+      {"min_vdot", &TrainConfig::min_vdot},
+      {"grad_clip", &TrainConfig::grad_clip},
+      {"silent_push", &TrainConfig::silent_push},
+      {"init_mean_drive", &TrainConfig::init_mean_drive},
+      {"init_std_drive", &TrainConfig::init_std_drive},
+      {"init_hidden_spikes", &TrainConfig::init_hidden_spikes},
+  };
+  return all;
+}
+
+[[noreturn]] void bad(const std::string& source, const std::string& key, const std::string& problem) {
+  throw InputError(source + ": config key '" + key + "': " + problem);
+}
+
+double number(const json& v, const std::string& source, const std::string& key) {
+  if (!v.is_number()) bad(source, key, "expected a number, got " + v.dump());
+  return v.get<double>();
+}
+
+int integer(const json& v, const std::string& source, const std::string& key) {
+  if (!v.is_number_integer()) bad(source, key, "expected an integer, got " + v.dump());
+  const auto x = v.get<long long>();
+  if (x < -2'000'000'000LL || x > 2'000'000'000LL) bad(source, key, "out of range");
+  return static_cast<int>(x);
+}
+
+void set_field(TrainConfig& c, const Field& f, const json& v, const std::string& source) {
+  const std::string key = f.key;
+  std::visit(
+      [&](auto member) {
+        using T = std::remove_reference_t<decltype(c.*member)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          if (!v.is_string()) bad(source, key, "expected a string, got " + v.dump());
+          c.*member = v.get<std::string>();
+        } else if constexpr (std::is_same_v<T, double>) {
+          c.*member = number(v, source, key);
+        } else if constexpr (std::is_same_v<T, int>) {
+          c.*member = integer(v, source, key);
+        } else if constexpr (std::is_same_v<T, std::int64_t>) {
+          if (!v.is_number_integer()) bad(source, key, "expected an integer, got " + v.dump());
+          c.*member = v.get<std::int64_t>();
+        } else {
+          using E = typename T::value_type;
+          const json list = v.is_array() ? v : json::array({v});
+          T values;
+          for (const json& x : list) {
+            if constexpr (std::is_same_v<E, int>) {
+              values.push_back(integer(x, source, key));
+            } else {
+              values.push_back(number(x, source, key));
+            }
+          }
+          c.*member = std::move(values);
+        }
+      },
+      f.member);
+}
+
+const Field& find_field(const std::string& key, const std::string& source) {
+  for (const Field& f : fields()) {
+    if (key == f.key) return f;
+  }
+  bad(source, key, "unknown key");
+}
+
+}  // namespace
+
+TrainConfig default_config(const std::string& dataset) {
+  TrainConfig c;
+  c.dataset = dataset;
+  if (dataset == "fashion-mnist") {
+    c.epochs = 30;
+  } else if (dataset == "yinyang") {
+    // Small 2-D problem: a narrower net, one bias spike, more epochs.
+    c.validation_size = 0;
+    c.hidden = {120};
+    c.t_in_max = 10.0;
+    c.bias_times = {0.0};
+    c.epochs = 60;
+    c.batch_size = 20;
+    c.lr = 3e-3;
+  }
+  return c;
+}
+
+void apply_config(TrainConfig& config, const json& object, const std::string& source) {
+  if (!object.is_object()) throw InputError(source + ": a config must be a JSON object");
+  for (const auto& [key, value] : object.items()) set_field(config, find_field(key, source), value, source);
+}
+
+void apply_setting(TrainConfig& config, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw InputError("--set " + assignment + ": expected key=value");
+  }
+  const std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
+  json value = json::parse(text, nullptr, false);
+  if (value.is_discarded()) value = text;  // a bare word is a string
+  set_field(config, find_field(key, "--set"), value, "--set");
+}
+
+json config_to_json(const TrainConfig& c) {
+  json out = json::object();
+  for (const Field& f : fields()) {
+    std::visit([&](auto member) { out[f.key] = c.*member; }, f.member);
+  }
+  return out;
+}
+
+void validate_config(const TrainConfig& c) {
+  auto require = [](bool ok, const std::string& key, const std::string& problem) {
+    if (!ok) throw InputError("config key '" + key + "': " + problem);
+  };
+  bool known = false;
+  for (const auto& name : kDatasetNames) known |= name == c.dataset;
+  require(known, "dataset", "unknown data set '" + c.dataset + "' (mnist, fashion-mnist or yinyang)");
+  require(c.validation_size >= 0, "validation_size", "must be >= 0");
+  require(c.train_limit >= 0, "train_limit", "must be >= 0");
+  for (int h : c.hidden) require(h > 0, "hidden", "layer sizes must be positive");
+  const std::size_t n_layers = c.hidden.size() + 1;
+  auto per_layer_ok = [&](std::size_t size, const char* key) {
+    require(size == 1 || size == n_layers, key,
+            "give one value or one per layer (" + std::to_string(n_layers) + " layers)");
+  };
+  per_layer_ok(c.tau_m.size(), "tau_m");
+  per_layer_ok(c.tau_s.size(), "tau_s");
+  per_layer_ok(c.theta.size(), "theta");
+  per_layer_ok(c.max_spikes.size(), "max_spikes");
+  for (double x : c.tau_m) require(x > 0, "tau_m", "must be positive");
+  for (double x : c.tau_s) require(x > 0, "tau_s", "must be positive");
+  for (double x : c.theta) require(x > 0, "theta", "must be positive");
+  for (int x : c.max_spikes) require(x >= 0, "max_spikes", "must be >= 0 (0: unlimited)");
+  require(c.t_end > 0, "t_end", "must be positive");
+  require(c.t_in_max > 0 && c.t_in_max <= c.t_end, "t_in_max", "must be in (0, t_end]");
+  for (double t : c.bias_times) require(t >= 0 && t <= c.t_end, "bias_times", "must lie in [0, t_end]");
+  parse_readout(c.readout);
+  require(c.tau_out > 0, "tau_out", "must be positive");
+  require(c.optimizer == "adam" || c.optimizer == "sgd", "optimizer", "must be adam or sgd");
+  require(c.lr > 0, "lr", "must be positive");
+  require(c.momentum >= 0 && c.momentum < 1, "momentum", "must be in [0, 1)");
+  require(c.beta1 >= 0 && c.beta1 < 1, "beta1", "must be in [0, 1)");
+  require(c.beta2 >= 0 && c.beta2 < 1, "beta2", "must be in [0, 1)");
+  require(c.adam_eps > 0, "adam_eps", "must be positive");
+  require(c.schedule == "constant" || c.schedule == "step" || c.schedule == "cosine", "schedule",
+          "must be constant, step or cosine");
+  require(c.step_epochs > 0, "step_epochs", "must be positive");
+  require(c.step_gamma > 0, "step_gamma", "must be positive");
+  require(c.epochs > 0, "epochs", "must be positive");
+  require(c.batch_size > 0, "batch_size", "must be positive");
+  require(c.seed >= 0, "seed", "must be >= 0");
+  require(c.threads >= 0, "threads", "must be >= 0 (0: all cores)");
+  require(c.min_vdot >= 0, "min_vdot", "must be >= 0");
+  require(c.grad_clip >= 0, "grad_clip", "must be >= 0 (0: off)");
+  require(c.silent_push >= 0, "silent_push", "must be >= 0");
+  require(c.init_mean_drive >= 0 && c.init_std_drive >= 0, "init_mean_drive", "drives must be >= 0");
+  require(c.init_hidden_spikes > 0, "init_hidden_spikes", "must be positive");
+}
+
+}  // namespace spiketime

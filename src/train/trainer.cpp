@@ -1,0 +1,314 @@
+#include "spiketime/trainer.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <random>
+
+#include "spiketime/init.hpp"
+#include "spiketime/loss.hpp"
+
+namespace spiketime {
+
+void PassStats::reset(const Model& model) {
+  *this = PassStats{};
+  n_classes = model.n_classes;
+  for (const Layer& l : model.net.layers) {
+    layer_sizes.push_back(l.n_out);
+    neuron_spikes.emplace_back(static_cast<std::size_t>(l.n_out), 0);
+  }
+  confusion.assign(static_cast<std::size_t>(n_classes * (n_classes + 1)), 0);
+}
+
+void PassStats::merge(const PassStats& o) {
+  n += o.n;
+  correct += o.correct;
+  ties += o.ties;
+  all_silent += o.all_silent;
+  loss_sum += o.loss_sum;
+  for (std::size_t l = 0; l < neuron_spikes.size(); ++l)
+    for (std::size_t i = 0; i < neuron_spikes[l].size(); ++i) neuron_spikes[l][i] += o.neuron_spikes[l][i];
+  for (std::size_t k = 0; k < confusion.size(); ++k) confusion[k] += o.confusion[k];
+}
+
+std::vector<double> PassStats::spikes_per_neuron() const {
+  std::vector<double> out;
+  for (const auto& counts : neuron_spikes) {
+    double total = 0.0;
+    for (int64_t c : counts) total += static_cast<double>(c);
+    out.push_back(n ? total / (static_cast<double>(n) * static_cast<double>(counts.size())) : 0.0);
+  }
+  return out;
+}
+
+std::vector<double> PassStats::silent_fraction() const {
+  std::vector<double> out;
+  for (const auto& counts : neuron_spikes) {
+    const auto silent = std::count(counts.begin(), counts.end(), 0);
+    out.push_back(static_cast<double>(silent) / static_cast<double>(counts.size()));
+  }
+  return out;
+}
+
+Model build_model(const TrainConfig& c, const Dataset& train) {
+  Model m;
+  m.dataset = c.dataset;
+  m.n_features = train.n_features;
+  m.n_classes = train.n_classes;
+  m.encoding.t_in_max = c.t_in_max;
+  m.encoding.bias_times = c.bias_times;
+  m.net.t_end = c.t_end;
+  m.readout = parse_readout(c.readout);
+  m.tau_out = c.tau_out;
+
+  // Expected input spikes per sample, from the first samples of the training set.
+  const std::size_t probe = std::min<std::size_t>(train.size(), 1000);
+  double active = 0.0;
+  for (std::size_t s = 0; s < probe; ++s)
+    for (int f = 0; f < train.n_features; ++f) active += train.sample(s)[f] > 0.0f;
+  double arriving = (probe ? active / static_cast<double>(probe) : train.n_features) +
+                    static_cast<double>(c.bias_times.size());
+
+  std::mt19937_64 rng(static_cast<uint64_t>(c.seed));
+  std::vector<int> sizes = {m.encoding.n_inputs(train.n_features)};
+  sizes.insert(sizes.end(), c.hidden.begin(), c.hidden.end());
+  sizes.push_back(train.n_classes);
+  for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
+    NeuronParams p;
+    p.tau_m = per_layer(c.tau_m, l);
+    p.tau_s = per_layer(c.tau_s, l);
+    p.theta = per_layer(c.theta, l);
+    p.max_spikes = per_layer(c.max_spikes, l);
+    Layer layer(p, sizes[l], sizes[l + 1]);
+    initialize_weights(layer, rng, std::max(arriving, 1.0), c.init_mean_drive, c.init_std_drive);
+    m.net.layers.push_back(std::move(layer));
+    arriving = sizes[l + 1] * c.init_hidden_spikes;
+  }
+  return m;
+}
+
+namespace {
+
+// Everything one thread needs for its samples; reused across batches.
+struct SampleState {
+  NetworkWorkspace ws;
+  SpikeTrain input;
+  std::vector<double> grad_out;
+  PassStats stats;
+};
+
+ReadoutResult run_sample(const Model& model, const float* features, int label, SampleState& s) {
+  encode_latency(features, model.n_features, model.encoding, s.input);
+  network_forward(model.net, s.input, s.ws);
+  const ReadoutResult r = readout_loss(model.readout, s.ws.traces.back(), model.n_classes, label, model.net.t_end,
+                                       model.tau_out, s.grad_out);
+  PassStats& st = s.stats;
+  ++st.n;
+  st.loss_sum += r.loss;
+  st.correct += r.predicted == label;
+  st.ties += r.tie;
+  st.all_silent += r.all_silent;
+  const int predicted = r.predicted < 0 ? model.n_classes : r.predicted;
+  ++st.confusion[static_cast<std::size_t>(label * (model.n_classes + 1) + predicted)];
+  for (std::size_t l = 0; l < s.ws.traces.size(); ++l) {
+    const auto& counts = s.ws.traces[l].spike_counts;
+    for (std::size_t i = 0; i < counts.size(); ++i) st.neuron_spikes[l][i] += counts[i];
+  }
+  return r;
+}
+
+}  // namespace
+
+PassStats evaluate(const Model& model, const Dataset& data, ThreadPool& pool) {
+  std::vector<SampleState> states(static_cast<std::size_t>(pool.size()));
+  for (auto& s : states) s.stats.reset(model);
+  pool.run([&](int t) {
+    const auto [begin, end] = split_range(data.size(), pool.size(), t);
+    for (std::size_t i = begin; i < end; ++i) run_sample(model, data.sample(i), data.labels[i], states[t]);
+  });
+  PassStats total;
+  total.reset(model);
+  for (const auto& s : states) total.merge(s.stats);
+  return total;
+}
+
+struct Trainer::ThreadState : SampleState {
+  NetworkGradient grad;
+  // Per layer, over this thread's part of the batch: spikes of each input
+  // neuron and of each neuron, for the silent-neuron push.
+  std::vector<std::vector<double>> inputs_fired, neurons_fired;
+};
+
+Trainer::Trainer(const TrainConfig& config, Model model, ThreadPool& pool)
+    : config_(config), model_(std::move(model)), pool_(pool) {
+  for (int t = 0; t < pool_.size(); ++t) {
+    auto ts = std::make_unique<ThreadState>();
+    ts->grad.reset(model_.net);
+    for (const Layer& l : model_.net.layers) {
+      ts->inputs_fired.emplace_back(static_cast<std::size_t>(l.n_in), 0.0);
+      ts->neurons_fired.emplace_back(static_cast<std::size_t>(l.n_out), 0.0);
+    }
+    threads_.push_back(std::move(ts));
+  }
+  for (const Layer& l : model_.net.layers) {
+    moment1_.emplace_back(l.weights.size(), 0.0);
+    moment2_.emplace_back(config_.optimizer == "adam" ? l.weights.size() : 0, 0.0);
+  }
+}
+
+Trainer::~Trainer() = default;
+
+double Trainer::learning_rate(int epoch) const {
+  if (config_.schedule == "step") return config_.lr * std::pow(config_.step_gamma, epoch / config_.step_epochs);
+  if (config_.schedule == "cosine") {
+    return config_.lr * 0.5 * (1.0 + std::cos(std::numbers::pi * epoch / config_.epochs));
+  }
+  return config_.lr;
+}
+
+PassStats Trainer::train_epoch(const Dataset& train, int epoch, const Progress& progress) {
+  std::size_t n = train.size();
+  if (config_.train_limit > 0) n = std::min(n, static_cast<std::size_t>(config_.train_limit));
+  std::vector<std::size_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = i;
+  std::mt19937_64 rng(static_cast<uint64_t>(config_.seed) * 1000003u + static_cast<uint64_t>(epoch));
+  for (std::size_t i = n; i > 1; --i) {  // Fisher-Yates, spelled out so that every platform shuffles alike
+    std::swap(order[i - 1], order[rng() % i]);
+  }
+  for (auto& ts : threads_) ts->stats.reset(model_);
+  const double lr = learning_rate(epoch);
+  PassStats so_far;
+  const auto batch = static_cast<std::size_t>(config_.batch_size);
+  for (std::size_t begin = 0; begin < n; begin += batch) {
+    const std::size_t end = std::min(n, begin + batch);
+    train_batch(train, order, begin, end, lr);
+    if (progress) {
+      so_far.reset(model_);
+      for (const auto& ts : threads_) so_far.merge(ts->stats);
+      progress(end, n, so_far);
+    }
+  }
+  so_far.reset(model_);
+  for (const auto& ts : threads_) so_far.merge(ts->stats);
+  return so_far;
+}
+
+void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& order, std::size_t begin,
+                          std::size_t end, double lr) {
+  const GradientGuard guard{config_.min_vdot};
+  const double push = config_.silent_push;
+  const int n_threads = pool_.size();
+  pool_.run([&](int t) {
+    ThreadState& ts = *threads_[t];
+    for (auto& g : ts.grad.weights) std::fill(g.begin(), g.end(), 0.0);
+    for (auto& v : ts.inputs_fired) std::fill(v.begin(), v.end(), 0.0);
+    for (auto& v : ts.neurons_fired) std::fill(v.begin(), v.end(), 0.0);
+    const auto [first, last] = split_range(end - begin, n_threads, t);
+    for (std::size_t k = begin + first; k < begin + last; ++k) {
+      const std::size_t i = order[k];
+      const int label = train.labels[i];
+      run_sample(model_, train.sample(i), label, ts);
+      network_backward(model_.net, ts.input, ts.grad_out, guard, ts.grad, ts.ws);
+      const std::size_t n_layers = model_.net.layers.size();
+      for (std::size_t l = 0; l < n_layers; ++l) {
+        const SpikeTrain& below = l == 0 ? ts.input : ts.ws.traces[l - 1].spikes;
+        for (int32_t j : below.neurons) ts.inputs_fired[l][static_cast<std::size_t>(j)] += 1.0;
+        const auto& counts = ts.ws.traces[l].spike_counts;
+        for (std::size_t o = 0; o < counts.size(); ++o) ts.neurons_fired[l][o] += counts[o];
+      }
+      // A silent output gets no timing gradient, and a silent true-class
+      // output could never learn to fire: push the weights from the inputs
+      // that fired up instead. Wrong classes are pushed alike, so that the
+      // loss moves their spikes late rather than out of the window (where
+      // they would be lost for the samples of their own class).
+      const Layer& out = model_.net.layers.back();
+      const auto& out_counts = ts.ws.traces.back().spike_counts;
+      const SpikeTrain& below = n_layers == 1 ? ts.input : ts.ws.traces[n_layers - 2].spikes;
+      for (int o = 0; o < out.n_out && push > 0.0; ++o) {
+        if (out_counts[static_cast<std::size_t>(o)] > 0) continue;
+        for (int32_t j : below.neurons) ts.grad.weights.back()[static_cast<std::size_t>(j) * out.n_out + o] -= push;
+      }
+    }
+  });
+  apply_update(end - begin, lr);
+}
+
+void Trainer::apply_update(std::size_t batch, double lr) {
+  ++steps_;
+  const double scale = 1.0 / static_cast<double>(batch);
+  const int n_threads = pool_.size();
+  const bool adam = config_.optimizer == "adam";
+  const double bias1 = 1.0 - std::pow(config_.beta1, static_cast<double>(steps_));
+  const double bias2 = 1.0 - std::pow(config_.beta2, static_cast<double>(steps_));
+
+  // Sum the per-thread gradients (in thread order, so the result depends only
+  // on the thread count) and add the push for neurons silent over the whole
+  // batch; each thread owns a range of every layer's weights.
+  for (std::size_t l = 0; l < model_.net.layers.size(); ++l) {
+    const Layer& layer = model_.net.layers[l];
+    std::vector<double> inputs_fired(static_cast<std::size_t>(layer.n_in), 0.0), fired(static_cast<std::size_t>(layer.n_out), 0.0);
+    for (const auto& ts : threads_) {
+      for (std::size_t j = 0; j < inputs_fired.size(); ++j) inputs_fired[j] += ts->inputs_fired[l][j];
+      for (std::size_t i = 0; i < fired.size(); ++i) fired[i] += ts->neurons_fired[l][i];
+    }
+    std::vector<double>& g = threads_[0]->grad.weights[l];
+    pool_.run([&](int t) {
+      const auto [begin, end] = split_range(g.size(), n_threads, t);
+      for (std::size_t k = begin; k < end; ++k) {
+        double sum = g[k];
+        for (int u = 1; u < n_threads; ++u) sum += threads_[u]->grad.weights[l][k];
+        const std::size_t i = k % static_cast<std::size_t>(layer.n_out), j = k / static_cast<std::size_t>(layer.n_out);
+        if (fired[i] == 0.0) sum -= config_.silent_push * inputs_fired[j];
+        g[k] = sum * scale;
+      }
+    });
+  }
+  double clip = 1.0;
+  if (config_.grad_clip > 0.0) {
+    double norm2 = 0.0;
+    for (const auto& g : threads_[0]->grad.weights)
+      for (double x : g) norm2 += x * x;
+    const double norm = std::sqrt(norm2);
+    if (norm > config_.grad_clip) clip = config_.grad_clip / norm;
+  }
+  for (std::size_t l = 0; l < model_.net.layers.size(); ++l) {
+    std::vector<double>& w = model_.net.layers[l].weights;
+    const std::vector<double>& g = threads_[0]->grad.weights[l];
+    std::vector<double>& m = moment1_[l];
+    std::vector<double>& v = moment2_[l];
+    pool_.run([&](int t) {
+      const auto [begin, end] = split_range(w.size(), n_threads, t);
+      if (adam) {
+        for (std::size_t k = begin; k < end; ++k) {
+          const double gk = g[k] * clip;
+          m[k] = config_.beta1 * m[k] + (1.0 - config_.beta1) * gk;
+          v[k] = config_.beta2 * v[k] + (1.0 - config_.beta2) * gk * gk;
+          w[k] -= lr * (m[k] / bias1) / (std::sqrt(v[k] / bias2) + config_.adam_eps);
+        }
+      } else {
+        for (std::size_t k = begin; k < end; ++k) {
+          m[k] = config_.momentum * m[k] + g[k] * clip;
+          w[k] -= lr * m[k];
+        }
+      }
+    });
+  }
+}
+
+std::vector<const std::vector<double>*> Trainer::optimizer_state() const {
+  std::vector<const std::vector<double>*> out;
+  for (const auto& m : moment1_) out.push_back(&m);
+  for (const auto& v : moment2_) out.push_back(&v);
+  return out;
+}
+
+void Trainer::restore_optimizer_state(std::vector<std::vector<double>> state, int64_t steps) {
+  const std::size_t n = moment1_.size();
+  for (std::size_t l = 0; l < n; ++l) {
+    moment1_[l] = std::move(state[l]);
+    moment2_[l] = std::move(state[n + l]);
+  }
+  steps_ = steps;
+}
+
+}  // namespace spiketime

@@ -1,0 +1,124 @@
+// Training end to end through the command line: the Yin-Yang defaults, exact
+// resume, and the errors a user can make.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int status;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+fs::path scratch(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("spiketime_training_" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+Result cli(const std::string& args, const fs::path& dir) {
+  const std::string cmd = std::string(SPIKETIME_CLI_PATH) + " " + args + " > " + (dir / "stdout").string() + " 2> " +
+                          (dir / "stderr").string() + " < /dev/null";
+  const int raw = std::system(cmd.c_str());
+  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, slurp(dir / "stdout"), slurp(dir / "stderr")};
+}
+
+TEST(Training, YinYangFromTheDefaultsReaches95Percent) {
+  const fs::path dir = scratch("yinyang");
+  const Result train = cli("train --dataset yinyang --out " + (dir / "run").string(), dir);
+  ASSERT_EQ(train.status, 0) << train.err;
+  const Result eval = cli("eval --model " + (dir / "run/model.bin").string() + " --dataset yinyang --json", dir);
+  ASSERT_EQ(eval.status, 0) << eval.err;
+  const auto result = nlohmann::json::parse(eval.out);
+  std::cout << "[ yinyang ] test accuracy " << result["accuracy"] << ", spikes per neuron " << result["spikes_per_neuron"]
+            << "\n";
+  EXPECT_GE(result["accuracy"].get<double>(), 0.95);
+  EXPECT_EQ(result["n"], 1000);
+  EXPECT_EQ(result["spikes_per_neuron"].size(), 2u);
+
+  // The run directory: resolved config, one metrics line per epoch, a checkpoint.
+  const auto config = nlohmann::json::parse(slurp(dir / "run/config.json"));
+  EXPECT_EQ(config["dataset"], "yinyang");
+  std::istringstream metrics(slurp(dir / "run/metrics.jsonl"));
+  int lines = 0;
+  for (std::string line; std::getline(metrics, line); ++lines) {
+    const auto m = nlohmann::json::parse(line);
+    for (const char* key : {"loss", "train_accuracy", "validation_accuracy", "test_accuracy", "spikes_per_neuron",
+                            "silent_fraction", "seconds", "ties", "all_silent"}) {
+      EXPECT_TRUE(m.contains(key)) << key;
+    }
+  }
+  EXPECT_EQ(lines, config["epochs"].get<int>());
+  EXPECT_TRUE(fs::exists(dir / "run/checkpoint.bin"));
+  fs::remove_all(dir);
+}
+
+TEST(Training, AResumedRunIsBitIdenticalToAnUninterruptedOne) {
+  const fs::path dir = scratch("resume");
+  const std::string common = " --dataset yinyang --epochs 4 --set hidden=24 --set train_limit=1500 --set threads=2";
+  ASSERT_EQ(cli("train" + common + " --out " + (dir / "straight").string(), dir).status, 0);
+  const Result first = cli("train" + common + " --stop-after 2 --out " + (dir / "resumed").string(), dir);
+  ASSERT_EQ(first.status, 0) << first.err;
+  EXPECT_NE(first.out.find("--resume"), std::string::npos);
+  const Result second = cli("train --resume " + (dir / "resumed").string(), dir);
+  ASSERT_EQ(second.status, 0) << second.err;
+  EXPECT_EQ(slurp(dir / "straight/checkpoint.bin"), slurp(dir / "resumed/checkpoint.bin"));
+  EXPECT_EQ(slurp(dir / "straight/model.bin"), slurp(dir / "resumed/model.bin"));
+  // Same metrics, but for the timings.
+  std::istringstream a(slurp(dir / "straight/metrics.jsonl")), b(slurp(dir / "resumed/metrics.jsonl"));
+  std::string la, lb;
+  int lines = 0;
+  while (std::getline(a, la) && std::getline(b, lb)) {
+    auto ja = nlohmann::json::parse(la), jb = nlohmann::json::parse(lb);
+    for (auto* j : {&ja, &jb}) {
+      j->erase("seconds");
+      j->erase("samples_per_second");
+    }
+    EXPECT_EQ(ja, jb);
+    ++lines;
+  }
+  EXPECT_EQ(lines, 4);
+  fs::remove_all(dir);
+}
+
+TEST(Training, BadInputGivesOneLineAndStatus2) {
+  const fs::path dir = scratch("errors");
+  std::ofstream(dir / "bad.json") << R"({"lr": 0.01, "hiden": [10]})";
+  std::ofstream(dir / "broken.json") << R"({"lr": )";
+  std::ofstream(dir / "model.bin") << "garbage";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"train --dataset yinyang --config " + (dir / "bad.json").string() + " --out " + (dir / "r").string(), "'hiden': unknown key"},
+      {"train --dataset yinyang --config " + (dir / "broken.json").string() + " --out " + (dir / "r").string(), "broken.json"},
+      {"train --dataset yinyang --set lr=-1 --out " + (dir / "r").string(), "'lr'"},
+      {"train --dataset yinyang --set epochs=two --out " + (dir / "r").string(), "'epochs'"},
+      {"train --dataset yinyang", "--out"},
+      {"train --dataset imagenet --out " + (dir / "r").string(), "imagenet"},
+      {"train --resume " + (dir / "nothing").string(), "nothing to resume"},
+      {"eval --model " + (dir / "model.bin").string() + " --dataset yinyang", "model.bin"},
+      {"eval --model " + (dir / "absent.bin").string() + " --dataset yinyang", "absent.bin"},
+  };
+  for (const auto& [args, mention] : cases) {
+    const Result r = cli(args, dir);
+    EXPECT_EQ(r.status, 2) << args;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
+    EXPECT_NE(r.err.find(mention), std::string::npos) << args << ": " << r.err;
+  }
+  EXPECT_FALSE(fs::exists(dir / "r/checkpoint.bin"));
+  fs::remove_all(dir);
+}
+
+}  // namespace

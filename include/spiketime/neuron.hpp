@@ -52,6 +52,15 @@ double kappa(double s, const NeuronParams& p);
 // d kappa / ds = (exp(-s/tau_s) - kappa(s)) / tau_m for s > 0 (right limit at 0).
 double kappa_prime(double s, const NeuronParams& p);
 
+// The three factors of an interval s >= 0, shared by every neuron of a layer:
+// V(t0+s) = m V + kappa I and I(t0+s) = s I.
+struct Decay {
+  double m;      // exp(-s/tau_m)
+  double s;      // exp(-s/tau_s)
+  double kappa;  // kappa(s)
+};
+Decay decay(double s, const NeuronParams& p);
+
 // The state s >= 0 after the reference, with no event in between.
 NeuronState evolve(NeuronState x, double s, const NeuronParams& p);
 

@@ -27,14 +27,6 @@ std::vector<std::vector<double>> split_spike_train(const SpikeTrain& train, int 
 
 namespace {
 
-// Decay factors of one time step dt, shared by every neuron of the layer:
-// V(t0+dt) = em V + kd I, I(t0+dt) = es I.
-struct StepFactors {
-  double em, es, kd;
-  StepFactors(double dt, const NeuronParams& p)
-      : em(std::exp(-dt / p.tau_m)), es(std::exp(-dt / p.tau_s)), kd(kappa(dt, p)) {}
-};
-
 // Exact search, for one neuron flagged by the vectorized screen, of every
 // threshold crossing in (t0, t0 + dt] starting from state x; appends them to
 // ws.pending and leaves the neuron's state at t0 + dt in ws.v.
@@ -68,7 +60,7 @@ void resolve_crossings(const Layer& layer, int n, NeuronState x, double t0, doub
 void advance(const Layer& layer, double t0, double dt, LayerTrace& trace, LayerWorkspace& ws,
              CrossingSolver solver) {
   if (!(dt > 0.0)) return;
-  const StepFactors f(dt, layer.neuron);
+  const Decay f = decay(dt, layer.neuron);
   const int n_out = layer.n_out;
   double* v = ws.v.data();
   double* cur = ws.i.data();
@@ -78,7 +70,7 @@ void advance(const Layer& layer, double t0, double dt, LayerTrace& trace, LayerW
   int any = 0;
   for (int n = 0; n < n_out; ++n) {
     const double v0 = v[n], c0 = cur[n];
-    const double v1 = f.em * v0 + f.kd * c0, c1 = f.es * c0;
+    const double v1 = f.m * v0 + f.kappa * c0, c1 = f.s * c0;
     v_before[n] = v0;
     i_before[n] = c0;
     v[n] = v1;
@@ -178,11 +170,11 @@ void layer_backward(const Layer& layer, const SpikeTrain& input, const LayerTrac
   for (std::size_t m = input.size(); m-- > 0;) {
     const double t = input.times[m];
     if (next_out < n_spikes && t < t_ref) {
-      const StepFactors f(t_ref - t, p);
+      const Decay f = decay(t_ref - t, p);
       for (std::size_t k = 0; k < n; ++k) {
-        acc_kappa[k] = f.kd * acc_m[k] + f.es * acc_kappa[k];
-        acc_m[k] *= f.em;
-        acc_s[k] *= f.es;
+        acc_kappa[k] = f.kappa * acc_m[k] + f.s * acc_kappa[k];
+        acc_m[k] *= f.m;
+        acc_s[k] *= f.s;
       }
     }
     t_ref = t;
@@ -190,10 +182,11 @@ void layer_backward(const Layer& layer, const SpikeTrain& input, const LayerTrac
     // comes after them), hence the strict inequality.
     for (; next_out > 0 && out_t[next_out - 1] > t; --next_out) {
       const std::size_t e = next_out - 1;
-      const double s = out_t[e] - t, lambda = ws.lambda[e];
-      acc_m[out_n[e]] += lambda * std::exp(-s / p.tau_m);
-      acc_s[out_n[e]] += lambda * std::exp(-s / p.tau_s);
-      acc_kappa[out_n[e]] += lambda * kappa(s, p);
+      const Decay d = decay(out_t[e] - t, p);
+      const double lambda = ws.lambda[e];
+      acc_m[out_n[e]] += lambda * d.m;
+      acc_s[out_n[e]] += lambda * d.s;
+      acc_kappa[out_n[e]] += lambda * d.kappa;
     }
     if (next_out == n_spikes) {
       grad_input_times[m] = 0.0;

@@ -114,8 +114,27 @@ double kappa_prime(double s, const NeuronParams& p) {
   return (std::exp(-s / p.tau_s) - kappa(s, p)) / p.tau_m;
 }
 
+Decay decay(double s, const NeuronParams& p) {
+  if (p.tau_m == 2.0 * p.tau_s) {
+    // exp(-s/tau_s) = q^2 and kappa(s) = q (1 - q) with q = exp(-s/tau_m): one
+    // transcendental call, through expm1 while q is near 1.
+    const double x = s / p.tau_m;
+    double q, one_minus_q;
+    if (x < 0.5) {
+      one_minus_q = -std::expm1(-x);
+      q = 1.0 - one_minus_q;
+    } else {
+      q = std::exp(-x);
+      one_minus_q = 1.0 - q;
+    }
+    return {q, q * q, q * one_minus_q};
+  }
+  return {std::exp(-s / p.tau_m), std::exp(-s / p.tau_s), kappa(s, p)};
+}
+
 NeuronState evolve(NeuronState x, double s, const NeuronParams& p) {
-  return {std::exp(-s / p.tau_m) * x.v + kappa(s, p) * x.i, std::exp(-s / p.tau_s) * x.i};
+  const Decay d = decay(s, p);
+  return {d.m * x.v + d.kappa * x.i, d.s * x.i};
 }
 
 double extremum_time(NeuronState x, const NeuronParams& p) {

@@ -29,7 +29,7 @@ struct TrainConfig {
   double tau_out = 2.0;
   // Optimization
   std::string optimizer = "adam";
-  double lr = 1e-3, momentum = 0.9, beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;
+  double lr = 3e-3, momentum = 0.9, beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;
   std::string schedule = "cosine";  // constant | step | cosine
   int step_epochs = 10;
   double step_gamma = 0.5;
@@ -41,7 +41,7 @@ struct TrainConfig {
   double min_vdot = 0.1;      // dV/dt at threshold floored at min_vdot * theta / tau_m in the reverse pass
   double grad_clip = 0.0;     // clip the batch gradient to this L2 norm (0: off)
   // Weight push (per input spike) for silent outputs, and for neurons silent over a whole batch
-  double silent_push = 0.05;
+  double silent_push = 0.01;
   // Initialization (see init.hpp)
   double init_mean_drive = 2.0, init_std_drive = 2.0;
   double init_hidden_spikes = 3.0;  // expected spikes per hidden neuron, to scale the layer above

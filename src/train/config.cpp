@@ -131,7 +131,7 @@ TrainConfig default_config(const std::string& dataset) {
     c.tau_out = 1.0;
     c.epochs = 60;
     c.batch_size = 20;
-    c.lr = 3e-3;
+    c.silent_push = 0.05;
   }
   return c;
 }

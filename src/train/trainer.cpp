@@ -199,8 +199,7 @@ void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& 
   const double push = config_.silent_push;
   const int n_threads = pool_.size();
   pool_.run([&](int t) {
-    ThreadState& ts = *threads_[t];
-    for (auto& g : ts.grad.weights) std::fill(g.begin(), g.end(), 0.0);
+    ThreadState& ts = *threads_[t];  // its gradient was cleared by the last update
     for (auto& v : ts.inputs_fired) std::fill(v.begin(), v.end(), 0.0);
     for (auto& v : ts.neurons_fired) std::fill(v.begin(), v.end(), 0.0);
     const auto [first, last] = split_range(end - begin, n_threads, t);
@@ -238,61 +237,81 @@ void Trainer::apply_update(std::size_t batch, double lr) {
   const double scale = 1.0 / static_cast<double>(batch);
   const int n_threads = pool_.size();
   const bool adam = config_.optimizer == "adam";
+  const bool clipping = config_.grad_clip > 0.0;
   const double bias1 = 1.0 - std::pow(config_.beta1, static_cast<double>(steps_));
   const double bias2 = 1.0 - std::pow(config_.beta2, static_cast<double>(steps_));
+  const std::size_t n_layers = model_.net.layers.size();
 
-  // Sum the per-thread gradients (in thread order, so the result depends only
-  // on the thread count) and add the push for neurons silent over the whole
-  // batch; each thread owns a range of every layer's weights.
-  for (std::size_t l = 0; l < model_.net.layers.size(); ++l) {
-    const Layer& layer = model_.net.layers[l];
-    std::vector<double> inputs_fired(static_cast<std::size_t>(layer.n_in), 0.0), fired(static_cast<std::size_t>(layer.n_out), 0.0);
+  // Per layer, over the whole batch: spikes of each input and of each neuron.
+  std::vector<std::vector<double>> inputs_fired(n_layers), fired(n_layers);
+  for (std::size_t l = 0; l < n_layers; ++l) {
+    inputs_fired[l].assign(static_cast<std::size_t>(model_.net.layers[l].n_in), 0.0);
+    fired[l].assign(static_cast<std::size_t>(model_.net.layers[l].n_out), 0.0);
     for (const auto& ts : threads_) {
-      for (std::size_t j = 0; j < inputs_fired.size(); ++j) inputs_fired[j] += ts->inputs_fired[l][j];
-      for (std::size_t i = 0; i < fired.size(); ++i) fired[i] += ts->neurons_fired[l][i];
+      for (std::size_t j = 0; j < inputs_fired[l].size(); ++j) inputs_fired[l][j] += ts->inputs_fired[l][j];
+      for (std::size_t i = 0; i < fired[l].size(); ++i) fired[l][i] += ts->neurons_fired[l][i];
     }
-    std::vector<double>& g = threads_[0]->grad.weights[l];
-    pool_.run([&](int t) {
+  }
+
+  auto step = [&](std::size_t l, std::size_t k, double g) {
+    double& w = model_.net.layers[l].weights[k];
+    double& m = moment1_[l][k];
+    if (adam) {
+      double& v = moment2_[l][k];
+      m = config_.beta1 * m + (1.0 - config_.beta1) * g;
+      v = config_.beta2 * v + (1.0 - config_.beta2) * g * g;
+      w -= lr * (m / bias1) / (std::sqrt(v / bias2) + config_.adam_eps);
+    } else {
+      m = config_.momentum * m + g;
+      w -= lr * m;
+    }
+  };
+
+  // One pass over the weights, each thread owning a range of rows of every
+  // layer: sum the per-thread gradients in thread order (so the result
+  // depends only on the thread count) and clear them for the next batch, add
+  // the push for neurons silent over the whole batch, average, and step the
+  // optimizer (unless clipping needs the norm first).
+  pool_.run([&](int t) {
+    for (std::size_t l = 0; l < n_layers; ++l) {
+      const Layer& layer = model_.net.layers[l];
+      const auto n_out = static_cast<std::size_t>(layer.n_out);
+      const auto [row_begin, row_end] = split_range(static_cast<std::size_t>(layer.n_in), n_threads, t);
+      for (std::size_t j = row_begin; j < row_end; ++j) {
+        for (std::size_t i = 0; i < n_out; ++i) {
+          const std::size_t k = j * n_out + i;
+          double sum = 0.0;
+          for (const auto& ts : threads_) {
+            sum += ts->grad.weights[l][k];
+            ts->grad.weights[l][k] = 0.0;
+          }
+          if (fired[l][i] == 0.0) sum -= config_.silent_push * inputs_fired[l][j];
+          sum *= scale;
+          if (clipping) {
+            threads_[0]->grad.weights[l][k] = sum;
+          } else {
+            step(l, k, sum);
+          }
+        }
+      }
+    }
+  });
+  if (!clipping) return;
+  double norm2 = 0.0;
+  for (const auto& g : threads_[0]->grad.weights)
+    for (double x : g) norm2 += x * x;
+  const double norm = std::sqrt(norm2);
+  const double factor = norm > config_.grad_clip ? config_.grad_clip / norm : 1.0;
+  pool_.run([&](int t) {
+    for (std::size_t l = 0; l < n_layers; ++l) {
+      std::vector<double>& g = threads_[0]->grad.weights[l];
       const auto [begin, end] = split_range(g.size(), n_threads, t);
       for (std::size_t k = begin; k < end; ++k) {
-        double sum = g[k];
-        for (int u = 1; u < n_threads; ++u) sum += threads_[u]->grad.weights[l][k];
-        const std::size_t i = k % static_cast<std::size_t>(layer.n_out), j = k / static_cast<std::size_t>(layer.n_out);
-        if (fired[i] == 0.0) sum -= config_.silent_push * inputs_fired[j];
-        g[k] = sum * scale;
+        step(l, k, g[k] * factor);
+        g[k] = 0.0;
       }
-    });
-  }
-  double clip = 1.0;
-  if (config_.grad_clip > 0.0) {
-    double norm2 = 0.0;
-    for (const auto& g : threads_[0]->grad.weights)
-      for (double x : g) norm2 += x * x;
-    const double norm = std::sqrt(norm2);
-    if (norm > config_.grad_clip) clip = config_.grad_clip / norm;
-  }
-  for (std::size_t l = 0; l < model_.net.layers.size(); ++l) {
-    std::vector<double>& w = model_.net.layers[l].weights;
-    const std::vector<double>& g = threads_[0]->grad.weights[l];
-    std::vector<double>& m = moment1_[l];
-    std::vector<double>& v = moment2_[l];
-    pool_.run([&](int t) {
-      const auto [begin, end] = split_range(w.size(), n_threads, t);
-      if (adam) {
-        for (std::size_t k = begin; k < end; ++k) {
-          const double gk = g[k] * clip;
-          m[k] = config_.beta1 * m[k] + (1.0 - config_.beta1) * gk;
-          v[k] = config_.beta2 * v[k] + (1.0 - config_.beta2) * gk * gk;
-          w[k] -= lr * (m[k] / bias1) / (std::sqrt(v[k] / bias2) + config_.adam_eps);
-        }
-      } else {
-        for (std::size_t k = begin; k < end; ++k) {
-          m[k] = config_.momentum * m[k] + g[k] * clip;
-          w[k] -= lr * m[k];
-        }
-      }
-    });
-  }
+    }
+  });
 }
 
 std::vector<const std::vector<double>*> Trainer::optimizer_state() const {

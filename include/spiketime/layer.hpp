@@ -55,7 +55,7 @@ struct LayerTrace {
 
 // Reusable scratch memory: one per thread, so that no pass allocates once warm.
 struct LayerWorkspace {
-  std::vector<double> v, i, v_before, i_before, threshold;
+  std::vector<double> v, i, v_before, i_before, threshold, no_jump;
   struct PendingSpike {
     double time;
     int32_t neuron;

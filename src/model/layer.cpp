@@ -27,6 +27,21 @@ std::vector<std::vector<double>> split_spike_train(const SpikeTrain& train, int 
 
 namespace {
 
+// Sum of x[0..n) in eight interleaved partial sums: a fixed order (so results
+// are reproducible) that the compiler can vectorize, unlike one serial chain
+// of dependent additions.
+double lane_sum(const double* x, std::size_t n) {
+  constexpr std::size_t kLanes = 8;
+  double lanes[kLanes] = {};
+  std::size_t k = 0;
+  for (; k + kLanes <= n; k += kLanes)
+    for (std::size_t l = 0; l < kLanes; ++l) lanes[l] += x[k + l];
+  double sum = 0.0;
+  for (; k < n; ++k) sum += x[k];
+  for (double l : lanes) sum += l;
+  return sum;
+}
+
 // Exact search, for one neuron flagged by the vectorized screen, of every
 // threshold crossing in (t0, t0 + dt] starting from state x; appends them to
 // ws.pending and leaves the neuron's state at t0 + dt in ws.v.
@@ -52,18 +67,23 @@ void resolve_crossings(const Layer& layer, int n, NeuronState x, double t0, doub
   if (spiked) ws.v[n] = evolve(x, dt - elapsed, p).v;
 }
 
-// Moves every neuron from t0 to t0 + dt. The vectorized pass decays all states
-// and flags the neurons that may have crossed threshold; only those get the
-// exact scalar search. A crossing needs V(t0+dt) >= theta, or an interior peak,
-// whose height is I at the peak (< I(t0)) and which requires V to be falling
-// at t0 + dt (I < V there).
-void advance(const Layer& layer, double t0, double dt, LayerTrace& trace, LayerWorkspace& ws,
+// Moves every neuron from t0 to t0 + dt, then adds the weight row `jump` of
+// the input spike at t0 + dt to the currents (a spike at exactly t0 + dt is
+// found before the jump, which cannot cause it). The vectorized pass decays
+// all states and flags the neurons that may have crossed threshold; only
+// those get the exact scalar search. A crossing needs V(t0+dt) >= theta, or an
+// interior peak, whose height is I at the peak (< I(t0)) and which requires V
+// to be falling at t0 + dt (I < V there).
+void advance(const Layer& layer, double t0, double dt, const double* jump, LayerTrace& trace, LayerWorkspace& ws,
              CrossingSolver solver) {
-  if (!(dt > 0.0)) return;
-  const Decay f = decay(dt, layer.neuron);
   const int n_out = layer.n_out;
   double* v = ws.v.data();
   double* cur = ws.i.data();
+  if (!(dt > 0.0)) {
+    for (int n = 0; n < n_out; ++n) cur[n] += jump[n];
+    return;
+  }
+  const Decay f = decay(dt, layer.neuron);
   double* v_before = ws.v_before.data();
   double* i_before = ws.i_before.data();
   const double* threshold = ws.threshold.data();
@@ -74,13 +94,13 @@ void advance(const Layer& layer, double t0, double dt, LayerTrace& trace, LayerW
     v_before[n] = v0;
     i_before[n] = c0;
     v[n] = v1;
-    cur[n] = c1;
+    cur[n] = c1 + jump[n];
     any |= (v1 >= threshold[n]) | ((c1 < v1) & (c0 >= threshold[n]));
   }
   if (!any) return;
   ws.pending.clear();
   for (int n = 0; n < n_out; ++n) {
-    if ((v[n] >= threshold[n]) | ((cur[n] < v[n]) & (i_before[n] >= threshold[n]))) {
+    if ((v[n] >= threshold[n]) | ((f.s * i_before[n] < v[n]) & (i_before[n] >= threshold[n]))) {
       resolve_crossings(layer, n, {v_before[n], i_before[n]}, t0, dt, trace, ws, solver);
     }
   }
@@ -111,13 +131,12 @@ void layer_forward(const Layer& layer, const SpikeTrain& input, double t_end, La
   for (std::size_t e = 0; e < input.size(); ++e) {
     const double t = input.times[e];
     if (t > t_end) break;
-    advance(layer, t_prev, t - t_prev, trace, ws, solver);
     const double* row = layer.weights.data() + static_cast<std::size_t>(input.neurons[e]) * n;
-    double* cur = ws.i.data();
-    for (std::size_t k = 0; k < n; ++k) cur[k] += row[k];
+    advance(layer, t_prev, t - t_prev, row, trace, ws, solver);
     t_prev = t;
   }
-  advance(layer, t_prev, t_end - t_prev, trace, ws, solver);
+  ws.no_jump.assign(n, 0.0);
+  advance(layer, t_prev, t_end - t_prev, ws.no_jump.data(), trace, ws, solver);
 }
 
 void layer_backward(const Layer& layer, const SpikeTrain& input, const LayerTrace& trace,
@@ -199,9 +218,7 @@ void layer_backward(const Layer& layer, const SpikeTrain& input, const LayerTrac
       gw[k] += acc_kappa[k];
       slope[k] = w[k] * (acc_s[k] - acc_kappa[k]);
     }
-    double dot = 0.0;
-    for (std::size_t k = 0; k < n; ++k) dot += slope[k];
-    grad_input_times[m] = -dot / p.tau_m;
+    grad_input_times[m] = -lane_sum(slope, n) / p.tau_m;
   }
 }
 

@@ -63,7 +63,7 @@ struct LayerWorkspace {
   };
   std::vector<PendingSpike> pending;
   std::vector<double> lambda, reset_sum, reset_time;
-  std::vector<double> acc_m, acc_s, acc_kappa, acc_slope;
+  std::vector<double> acc_m, acc_s, acc_kappa;
 };
 
 // Guard against grazing crossings, where dV/dt at threshold is near zero and

@@ -27,21 +27,6 @@ std::vector<std::vector<double>> split_spike_train(const SpikeTrain& train, int 
 
 namespace {
 
-// Sum of x[0..n) in eight interleaved partial sums: a fixed order (so results
-// are reproducible) that the compiler can vectorize, unlike one serial chain
-// of dependent additions.
-double lane_sum(const double* x, std::size_t n) {
-  constexpr std::size_t kLanes = 8;
-  double lanes[kLanes] = {};
-  std::size_t k = 0;
-  for (; k + kLanes <= n; k += kLanes)
-    for (std::size_t l = 0; l < kLanes; ++l) lanes[l] += x[k + l];
-  double sum = 0.0;
-  for (; k < n; ++k) sum += x[k];
-  for (double l : lanes) sum += l;
-  return sum;
-}
-
 // Exact search, for one neuron flagged by the vectorized screen, of every
 // threshold crossing in (t0, t0 + dt] starting from state x; appends them to
 // ws.pending and leaves the neuron's state at t0 + dt in ws.v.
@@ -67,13 +52,33 @@ void resolve_crossings(const Layer& layer, int n, NeuronState x, double t0, doub
   if (spiked) ws.v[n] = evolve(x, dt - elapsed, p).v;
 }
 
+// The vectorized pass of advance(): decays every state by f, keeps the states
+// before, adds the jump, and counts the neurons that may have crossed. (Kept
+// a function of its own over restrict pointers so that it vectorizes; the
+// count is 64-bit, as wide as a double's compare mask.)
+int64_t decay_all(int n_out, const Decay& f, const double* __restrict threshold, const double* __restrict jump,
+                  double* __restrict v, double* __restrict cur, double* __restrict v_before,
+                  double* __restrict i_before) {
+  int64_t flagged = 0;
+  for (int n = 0; n < n_out; ++n) {
+    const double v0 = v[n], c0 = cur[n];
+    const double v1 = f.m * v0 + f.kappa * c0, c1 = f.s * c0;
+    v_before[n] = v0;
+    i_before[n] = c0;
+    v[n] = v1;
+    cur[n] = c1 + jump[n];
+    flagged += ((v1 >= threshold[n]) | ((c1 < v1) & (c0 >= threshold[n]) & (c0 > v0))) ? 1 : 0;
+  }
+  return flagged;
+}
+
 // Moves every neuron from t0 to t0 + dt, then adds the weight row `jump` of
 // the input spike at t0 + dt to the currents (a spike at exactly t0 + dt is
 // found before the jump, which cannot cause it). The vectorized pass decays
 // all states and flags the neurons that may have crossed threshold; only
 // those get the exact scalar search. A crossing needs V(t0+dt) >= theta, or an
 // interior peak, whose height is I at the peak (< I(t0)) and which requires V
-// to be falling at t0 + dt (I < V there).
+// to be rising at t0 (I > V) and falling at t0 + dt (I < V).
 void advance(const Layer& layer, double t0, double dt, const double* jump, LayerTrace& trace, LayerWorkspace& ws,
              CrossingSolver solver) {
   const int n_out = layer.n_out;
@@ -87,20 +92,12 @@ void advance(const Layer& layer, double t0, double dt, const double* jump, Layer
   double* v_before = ws.v_before.data();
   double* i_before = ws.i_before.data();
   const double* threshold = ws.threshold.data();
-  int any = 0;
-  for (int n = 0; n < n_out; ++n) {
-    const double v0 = v[n], c0 = cur[n];
-    const double v1 = f.m * v0 + f.kappa * c0, c1 = f.s * c0;
-    v_before[n] = v0;
-    i_before[n] = c0;
-    v[n] = v1;
-    cur[n] = c1 + jump[n];
-    any |= (v1 >= threshold[n]) | ((c1 < v1) & (c0 >= threshold[n]));
-  }
-  if (!any) return;
+  const int64_t flagged = decay_all(n_out, f, threshold, jump, v, cur, v_before, i_before);
+  if (flagged == 0) return;
   ws.pending.clear();
   for (int n = 0; n < n_out; ++n) {
-    if ((v[n] >= threshold[n]) | ((f.s * i_before[n] < v[n]) & (i_before[n] >= threshold[n]))) {
+    if ((v[n] >= threshold[n]) |
+        ((f.s * i_before[n] < v[n]) & (i_before[n] >= threshold[n]) & (i_before[n] > v_before[n]))) {
       resolve_crossings(layer, n, {v_before[n], i_before[n]}, t0, dt, trace, ws, solver);
     }
   }
@@ -111,6 +108,35 @@ void advance(const Layer& layer, double t0, double dt, const double* jump, Layer
     trace.spikes.push(s.time, s.neuron);
     trace.current_at_spike.push_back(s.current);
   }
+}
+
+// For one input spike: adds acc_kappa to its weight-gradient row and returns
+// sum_i w_i (acc_s_i - acc_kappa_i); with kShift it then moves the sums back to
+// the previous input time by the factors f, in the same pass. The sum runs in
+// eight interleaved partial sums: a fixed order (reproducible) that
+// vectorizes, unlike one chain of dependent additions.
+template <bool kShift>
+double use_and_shift(std::size_t n, const double* __restrict w, double* __restrict gw, double* __restrict acc_m,
+                     double* __restrict acc_s, double* __restrict acc_kappa, const Decay& f) {
+  constexpr std::size_t kLanes = 8;
+  double lanes[kLanes] = {};
+  auto one = [&](std::size_t k, double& lane) {
+    const double a_kappa = acc_kappa[k], a_s = acc_s[k];
+    gw[k] += a_kappa;
+    lane += w[k] * (a_s - a_kappa);
+    if constexpr (kShift) {
+      acc_kappa[k] = f.kappa * acc_m[k] + f.s * a_kappa;
+      acc_m[k] *= f.m;
+      acc_s[k] = a_s * f.s;
+    }
+  };
+  std::size_t k = 0;
+  for (; k + kLanes <= n; k += kLanes)
+    for (std::size_t l = 0; l < kLanes; ++l) one(k + l, lanes[l]);
+  double sum = 0.0;
+  for (; k < n; ++k) one(k, sum);
+  for (double l : lanes) sum += l;
+  return sum;
 }
 
 }  // namespace
@@ -179,24 +205,13 @@ void layer_backward(const Layer& layer, const SpikeTrain& input, const LayerTrac
   ws.acc_m.assign(n, 0.0);
   ws.acc_s.assign(n, 0.0);
   ws.acc_kappa.assign(n, 0.0);
-  ws.acc_slope.resize(n);
   double* acc_m = ws.acc_m.data();
   double* acc_s = ws.acc_s.data();
   double* acc_kappa = ws.acc_kappa.data();
-  double* slope = ws.acc_slope.data();
   std::size_t next_out = n_spikes;  // output spikes [next_out, n_spikes) are in the sums
-  double t_ref = 0.0;
   for (std::size_t m = input.size(); m-- > 0;) {
+    // Here the sums are relative to t, the time of input spike m.
     const double t = input.times[m];
-    if (next_out < n_spikes && t < t_ref) {
-      const Decay f = decay(t_ref - t, p);
-      for (std::size_t k = 0; k < n; ++k) {
-        acc_kappa[k] = f.kappa * acc_m[k] + f.s * acc_kappa[k];
-        acc_m[k] *= f.m;
-        acc_s[k] *= f.s;
-      }
-    }
-    t_ref = t;
     // Output spikes at exactly t do not depend on this input (its current jump
     // comes after them), hence the strict inequality.
     for (; next_out > 0 && out_t[next_out - 1] > t; --next_out) {
@@ -207,18 +222,17 @@ void layer_backward(const Layer& layer, const SpikeTrain& input, const LayerTrac
       acc_s[out_n[e]] += lambda * d.s;
       acc_kappa[out_n[e]] += lambda * d.kappa;
     }
-    if (next_out == n_spikes) {
+    if (next_out == n_spikes) {  // no later output spike: nothing depends on this input
       grad_input_times[m] = 0.0;
       continue;
     }
     const std::size_t row = static_cast<std::size_t>(input.neurons[m]) * n;
     const double* w = layer.weights.data() + row;
     double* gw = grad_weights + row;
-    for (std::size_t k = 0; k < n; ++k) {
-      gw[k] += acc_kappa[k];
-      slope[k] = w[k] * (acc_s[k] - acc_kappa[k]);
-    }
-    grad_input_times[m] = -lane_sum(slope, n) / p.tau_m;
+    const double t_before = m > 0 ? input.times[m - 1] : t;
+    const double slope = t_before < t ? use_and_shift<true>(n, w, gw, acc_m, acc_s, acc_kappa, decay(t - t_before, p))
+                                      : use_and_shift<false>(n, w, gw, acc_m, acc_s, acc_kappa, Decay{});
+    grad_input_times[m] = -slope / p.tau_m;
   }
 }
 

@@ -253,46 +253,56 @@ void Trainer::apply_update(std::size_t batch, double lr) {
     }
   }
 
-  auto step = [&](std::size_t l, std::size_t k, double g) {
-    double& w = model_.net.layers[l].weights[k];
-    double& m = moment1_[l][k];
+  // The optimizer on n contiguous weights with averaged gradient g; clears g.
+  // Plain loops over restrict pointers, so that they vectorize.
+  auto step = [&](std::size_t l, std::size_t offset, std::size_t n, double* __restrict g, double factor) {
+    double* __restrict w = model_.net.layers[l].weights.data() + offset;
+    double* __restrict m = moment1_[l].data() + offset;
     if (adam) {
-      double& v = moment2_[l][k];
-      m = config_.beta1 * m + (1.0 - config_.beta1) * g;
-      v = config_.beta2 * v + (1.0 - config_.beta2) * g * g;
-      w -= lr * (m / bias1) / (std::sqrt(v / bias2) + config_.adam_eps);
+      double* __restrict v = moment2_[l].data() + offset;
+      const double b1 = config_.beta1, b2 = config_.beta2, eps = config_.adam_eps;
+      for (std::size_t k = 0; k < n; ++k) {
+        const double gk = g[k] * factor;
+        m[k] = b1 * m[k] + (1.0 - b1) * gk;
+        v[k] = b2 * v[k] + (1.0 - b2) * gk * gk;
+        w[k] -= lr * (m[k] / bias1) / (std::sqrt(v[k] / bias2) + eps);
+        g[k] = 0.0;
+      }
     } else {
-      m = config_.momentum * m + g;
-      w -= lr * m;
+      const double mu = config_.momentum;
+      for (std::size_t k = 0; k < n; ++k) {
+        m[k] = mu * m[k] + g[k] * factor;
+        w[k] -= lr * m[k];
+        g[k] = 0.0;
+      }
     }
   };
 
   // One pass over the weights, each thread owning a range of rows of every
-  // layer: sum the per-thread gradients in thread order (so the result
-  // depends only on the thread count) and clear them for the next batch, add
+  // layer: sum the per-thread gradients into thread 0's in thread order (so
+  // the result depends only on the thread count) and clear the others, add
   // the push for neurons silent over the whole batch, average, and step the
   // optimizer (unless clipping needs the norm first).
   pool_.run([&](int t) {
     for (std::size_t l = 0; l < n_layers; ++l) {
       const Layer& layer = model_.net.layers[l];
       const auto n_out = static_cast<std::size_t>(layer.n_out);
+      std::vector<double> push(n_out);
+      for (std::size_t i = 0; i < n_out; ++i) push[i] = fired[l][i] == 0.0 ? config_.silent_push : 0.0;
       const auto [row_begin, row_end] = split_range(static_cast<std::size_t>(layer.n_in), n_threads, t);
       for (std::size_t j = row_begin; j < row_end; ++j) {
-        for (std::size_t i = 0; i < n_out; ++i) {
-          const std::size_t k = j * n_out + i;
-          double sum = 0.0;
-          for (const auto& ts : threads_) {
-            sum += ts->grad.weights[l][k];
-            ts->grad.weights[l][k] = 0.0;
-          }
-          if (fired[l][i] == 0.0) sum -= config_.silent_push * inputs_fired[l][j];
-          sum *= scale;
-          if (clipping) {
-            threads_[0]->grad.weights[l][k] = sum;
-          } else {
-            step(l, k, sum);
+        const std::size_t offset = j * n_out;
+        double* __restrict g = threads_[0]->grad.weights[l].data() + offset;
+        for (std::size_t u = 1; u < threads_.size(); ++u) {
+          double* __restrict other = threads_[u]->grad.weights[l].data() + offset;
+          for (std::size_t i = 0; i < n_out; ++i) {
+            g[i] += other[i];
+            other[i] = 0.0;
           }
         }
+        const double fired_j = inputs_fired[l][j];
+        for (std::size_t i = 0; i < n_out; ++i) g[i] = (g[i] - push[i] * fired_j) * scale;
+        if (!clipping) step(l, offset, n_out, g, 1.0);
       }
     }
   });
@@ -306,10 +316,7 @@ void Trainer::apply_update(std::size_t batch, double lr) {
     for (std::size_t l = 0; l < n_layers; ++l) {
       std::vector<double>& g = threads_[0]->grad.weights[l];
       const auto [begin, end] = split_range(g.size(), n_threads, t);
-      for (std::size_t k = begin; k < end; ++k) {
-        step(l, k, g[k] * factor);
-        g[k] = 0.0;
-      }
+      step(l, begin, end - begin, g.data() + begin, factor);
     }
   });
 }

@@ -1,0 +1,210 @@
+// Throughput of the multi-spike 784-800-10 MNIST network, all included
+// (encoding, forward, backward, optimizer), against a dense float32 MLP of the
+// same shape through OpenBLAS, plus scaling tables. Prints markdown tables.
+//
+//   build/bench/snn_vs_ann [--model runs/X/model.bin] [--samples N] [--no-scaling]
+//
+// With --model the weights (and so the spike counts) of a trained run are
+// used; otherwise the default initialization.
+#include <cblas.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+
+#include "spiketime/error.hpp"
+#include "spiketime/trainer.hpp"
+
+namespace spiketime {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+struct Options {
+  std::string model_path;
+  std::size_t samples = 10000;
+  bool scaling = true;
+};
+
+// Samples per second of one training epoch over `data` (a fresh trainer, so
+// the optimizer state starts empty; the weights are those of `model`).
+double train_rate(const TrainConfig& c, const Model& model, const Dataset& data, int threads, PassStats* stats) {
+  ThreadPool pool(threads);
+  TrainConfig config = c;
+  config.threads = threads;
+  Trainer trainer(config, model, pool);
+  const auto start = Clock::now();
+  const PassStats s = trainer.train_epoch(data, 0, nullptr);
+  const double rate = static_cast<double>(s.n) / seconds_since(start);
+  if (stats) *stats = s;
+  return rate;
+}
+
+double eval_rate(const Model& model, const Dataset& data, int threads) {
+  ThreadPool pool(threads);
+  const auto start = Clock::now();
+  const PassStats s = evaluate(model, data, pool);
+  return static_cast<double>(s.n) / seconds_since(start);
+}
+
+// Forward + backward + SGD step of a dense float32 784-800-10 MLP (ReLU,
+// softmax cross-entropy) on batches of `batch` samples; returns samples/s.
+double ann_rate(const Dataset& data, std::size_t samples, int batch, int hidden) {
+  const int in = data.n_features, out = data.n_classes;
+  std::mt19937 rng(1);
+  std::normal_distribution<float> init(0.0f, 0.05f);
+  std::vector<float> w1(static_cast<std::size_t>(in * hidden)), w2(static_cast<std::size_t>(hidden * out));
+  for (float& w : w1) w = init(rng);
+  for (float& w : w2) w = init(rng);
+  std::vector<float> x(static_cast<std::size_t>(batch * in)), h(static_cast<std::size_t>(batch * hidden)),
+      y(static_cast<std::size_t>(batch * out)), dy(y.size()), dh(h.size()), g1(w1.size()), g2(w2.size());
+  const auto start = Clock::now();
+  std::size_t done = 0;
+  for (std::size_t b = 0; b + static_cast<std::size_t>(batch) <= samples; b += static_cast<std::size_t>(batch)) {
+    std::memcpy(x.data(), data.sample(b), x.size() * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, hidden, in, 1.0f, x.data(), in, w1.data(), hidden, 0.0f,
+                h.data(), hidden);
+    for (float& v : h) v = v > 0 ? v : 0;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, out, hidden, 1.0f, h.data(), hidden, w2.data(), out,
+                0.0f, y.data(), out);
+    for (int s = 0; s < batch; ++s) {
+      float* row = y.data() + s * out;
+      float mx = row[0], sum = 0;
+      for (int k = 1; k < out; ++k) mx = std::max(mx, row[k]);
+      for (int k = 0; k < out; ++k) sum += std::exp(row[k] - mx);
+      for (int k = 0; k < out; ++k)
+        dy[static_cast<std::size_t>(s * out + k)] = std::exp(row[k] - mx) / sum - (k == data.labels[b + static_cast<std::size_t>(s)]);
+    }
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, hidden, out, batch, 1.0f, h.data(), hidden, dy.data(), out, 0.0f,
+                g2.data(), out);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, hidden, out, 1.0f, dy.data(), out, w2.data(), out, 0.0f,
+                dh.data(), hidden);
+    for (std::size_t k = 0; k < dh.size(); ++k) dh[k] = h[k] > 0 ? dh[k] : 0;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in, hidden, batch, 1.0f, x.data(), in, dh.data(), hidden, 0.0f,
+                g1.data(), hidden);
+    cblas_saxpy(static_cast<int>(w1.size()), -1e-3f, g1.data(), 1, w1.data(), 1);
+    cblas_saxpy(static_cast<int>(w2.size()), -1e-3f, g2.data(), 1, w2.data(), 1);
+    done += static_cast<std::size_t>(batch);
+  }
+  return static_cast<double>(done) / seconds_since(start);
+}
+
+// The data set with only the k brightest pixels of each image kept.
+Dataset brightest(const Dataset& data, int k) {
+  Dataset out = data;
+  for (std::size_t s = 0; s < out.size(); ++s) {
+    float* x = out.features.data() + s * static_cast<std::size_t>(out.n_features);
+    std::vector<float> sorted(x, x + out.n_features);
+    std::nth_element(sorted.begin(), sorted.begin() + (k - 1), sorted.end(), std::greater<float>());
+    const float cut = sorted[static_cast<std::size_t>(k - 1)];
+    int kept = 0;
+    for (int f = 0; f < out.n_features; ++f) {
+      if (x[f] >= cut && x[f] > 0 && kept < k) {
+        ++kept;
+      } else {
+        x[f] = 0;
+      }
+    }
+  }
+  return out;
+}
+
+double mean_active(const Dataset& data) {
+  double n = 0;
+  for (float x : data.features) n += x > 0;
+  return n / static_cast<double>(data.size());
+}
+
+int run(const Options& o) {
+  TrainConfig config = default_config("mnist");
+  const DataSplits splits = load_splits("mnist", default_data_dir(), 10000);
+  const Dataset data = splits.train.slice(0, std::min(o.samples, splits.train.size()));
+  Model model = o.model_path.empty() ? build_model(config, data) : load_model(o.model_path);
+  if (!o.model_path.empty()) {
+    config.hidden = {model.net.layers[0].n_out};
+  }
+  openblas_set_num_threads(1);
+
+  std::printf("## Throughput, MNIST 784-%d-10, batch %d, %zu training images (%s)\n\n", model.net.layers[0].n_out,
+              config.batch_size, data.size(), o.model_path.empty() ? "initial weights" : o.model_path.c_str());
+  std::printf("| threads | training samples/s | inference samples/s | hidden spikes/neuron | output spikes/neuron |\n|---|---|---|---|---|\n");
+  double train1 = 0, train2 = 0;
+  for (int threads : {1, 2}) {
+    PassStats stats;
+    const double tr = train_rate(config, model, data, threads, &stats);
+    const double ev = eval_rate(model, data, threads);
+    (threads == 1 ? train1 : train2) = tr;
+    const auto spikes = stats.spikes_per_neuron();
+    std::printf("| %d | %.0f | %.0f | %.2f | %.2f |\n", threads, tr, ev, spikes[0], spikes[1]);
+  }
+  std::printf("\n2 threads / 1 thread (training): %.2f\n\n", train2 / train1);
+
+  double ann1 = 0, ann2 = 0;
+  for (int threads : {1, 2}) {
+    openblas_set_num_threads(threads);
+    (threads == 1 ? ann1 : ann2) = ann_rate(data, data.size(), config.batch_size, model.net.layers[0].n_out);
+  }
+  openblas_set_num_threads(1);
+  std::printf("## Against a dense float32 MLP of the same shape (OpenBLAS sgemm, forward + backward + SGD step)\n\n");
+  std::printf("| threads | SNN us/sample | ANN us/sample | SNN / ANN |\n|---|---|---|---|\n");
+  std::printf("| 1 | %.1f | %.1f | %.2f |\n", 1e6 / train1, 1e6 / ann1, ann1 / train1);
+  std::printf("| 2 | %.1f | %.1f | %.2f |\n\n", 1e6 / train2, 1e6 / ann2, ann2 / train2);
+
+  if (!o.scaling) return 0;
+  const Dataset small = data.slice(0, std::min<std::size_t>(data.size(), 3000));
+  std::printf("## Scaling (1 thread, training, %zu images)\n\n", small.size());
+  std::printf("| active inputs per image | us/sample |\n|---|---|\n");
+  for (int k : {25, 50, 100, 150}) {
+    const Dataset d = brightest(small, k);
+    std::printf("| %.0f | %.1f |\n", mean_active(d), 1e6 / train_rate(config, model, d, 1, nullptr));
+  }
+  std::printf("\n| hidden neurons | us/sample | hidden spikes/neuron |\n|---|---|---|\n");
+  for (int width : {100, 200, 400, 800, 1600}) {
+    TrainConfig c = config;
+    c.hidden = {width};
+    PassStats stats;
+    const double rate = train_rate(c, build_model(c, small), small, 1, &stats);
+    std::printf("| %d | %.1f | %.2f |\n", width, 1e6 / rate, stats.spikes_per_neuron()[0]);
+  }
+  std::printf("\n| max_spikes | us/sample | hidden spikes/neuron | output spikes/neuron |\n|---|---|---|---|\n");
+  for (int max_spikes : {1, 2, 4, 8, 0}) {
+    Model m = model;
+    for (Layer& l : m.net.layers) l.neuron.max_spikes = max_spikes;
+    PassStats stats;
+    const double rate = train_rate(config, m, small, 1, &stats);
+    const auto spikes = stats.spikes_per_neuron();
+    std::printf("| %s | %.1f | %.2f | %.2f |\n", max_spikes ? std::to_string(max_spikes).c_str() : "unlimited", 1e6 / rate,
+                spikes[0], spikes[1]);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace spiketime
+
+int main(int argc, char** argv) {
+  spiketime::Options o;
+  for (int a = 1; a < argc; ++a) {
+    const std::string arg = argv[a];
+    if (arg == "--model" && a + 1 < argc) {
+      o.model_path = argv[++a];
+    } else if (arg == "--no-scaling") {
+      o.scaling = false;
+    } else if (arg == "--samples" && a + 1 < argc) {
+      o.samples = std::stoul(argv[++a]);
+    } else {
+      std::fprintf(stderr, "snn_vs_ann: unknown argument '%s' (--model FILE, --samples N, --no-scaling)\n", arg.c_str());
+      return 2;
+    }
+  }
+  try {
+    return spiketime::run(o);
+  } catch (const spiketime::InputError& e) {
+    std::fprintf(stderr, "snn_vs_ann: %s\n", e.what());
+    return 2;
+  }
+}

@@ -56,6 +56,7 @@ struct LayerTrace {
 // Reusable scratch memory: one per thread, so that no pass allocates once warm.
 struct LayerWorkspace {
   std::vector<double> v, i, v_before, i_before, threshold, no_jump;
+  std::vector<uint8_t> flags;  // padded to a multiple of 8
   struct PendingSpike {
     double time;
     int32_t neuron;

@@ -1,6 +1,8 @@
 #include "spiketime/layer.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 #include <cmath>
 #include <limits>
 
@@ -52,22 +54,26 @@ void resolve_crossings(const Layer& layer, int n, NeuronState x, double t0, doub
   if (spiked) ws.v[n] = evolve(x, dt - elapsed, p).v;
 }
 
-// The vectorized pass of advance(): decays every state by f, keeps the states
-// before, adds the jump, and counts the neurons that may have crossed. (Kept
-// a function of its own over restrict pointers so that it vectorizes; the
-// count is 64-bit, as wide as a double's compare mask.)
-int64_t decay_all(int n_out, const Decay& f, const double* __restrict threshold, const double* __restrict jump,
-                  double* __restrict v, double* __restrict cur, double* __restrict v_before,
-                  double* __restrict i_before) {
+// The vectorized pass of advance(): from the states before the step, writes
+// the decayed states (plus the jump) and flags the neurons that may have
+// crossed; returns how many. With kBudget the threshold is per neuron (infinite
+// for a neuron that has used up max_spikes). Kept a function of its own over
+// restrict pointers so that it vectorizes.
+template <bool kBudget>
+int64_t decay_all(int n_out, const Decay& f, double theta, const double* __restrict threshold,
+                  const double* __restrict jump, const double* __restrict v_before,
+                  const double* __restrict i_before, double* __restrict v, double* __restrict cur,
+                  uint8_t* __restrict flags) {
   int64_t flagged = 0;
   for (int n = 0; n < n_out; ++n) {
-    const double v0 = v[n], c0 = cur[n];
+    const double th = kBudget ? threshold[n] : theta;
+    const double v0 = v_before[n], c0 = i_before[n];
     const double v1 = f.m * v0 + f.kappa * c0, c1 = f.s * c0;
-    v_before[n] = v0;
-    i_before[n] = c0;
     v[n] = v1;
     cur[n] = c1 + jump[n];
-    flagged += ((v1 >= threshold[n]) | ((c1 < v1) & (c0 >= threshold[n]) & (c0 > v0))) ? 1 : 0;
+    const bool may_cross = (v1 >= th) | ((c1 < v1) & (c0 >= th) & (c0 > v0));
+    flags[n] = may_cross;
+    flagged += may_cross ? 1 : 0;
   }
   return flagged;
 }
@@ -82,22 +88,33 @@ int64_t decay_all(int n_out, const Decay& f, const double* __restrict threshold,
 void advance(const Layer& layer, double t0, double dt, const double* jump, LayerTrace& trace, LayerWorkspace& ws,
              CrossingSolver solver) {
   const int n_out = layer.n_out;
-  double* v = ws.v.data();
-  double* cur = ws.i.data();
   if (!(dt > 0.0)) {
+    double* cur = ws.i.data();
     for (int n = 0; n < n_out; ++n) cur[n] += jump[n];
     return;
   }
+  // Double buffering: the state before the step moves to the *_before arrays
+  // (a swap, not a copy) and the pass writes the new state.
+  std::swap(ws.v, ws.v_before);
+  std::swap(ws.i, ws.i_before);
   const Decay f = decay(dt, layer.neuron);
-  double* v_before = ws.v_before.data();
-  double* i_before = ws.i_before.data();
-  const double* threshold = ws.threshold.data();
-  const int64_t flagged = decay_all(n_out, f, threshold, jump, v, cur, v_before, i_before);
+  const double* v_before = ws.v_before.data();
+  const double* i_before = ws.i_before.data();
+  uint8_t* flags = ws.flags.data();
+  const int64_t flagged =
+      layer.neuron.max_spikes > 0
+          ? decay_all<true>(n_out, f, layer.neuron.theta, ws.threshold.data(), jump, v_before, i_before, ws.v.data(),
+                            ws.i.data(), flags)
+          : decay_all<false>(n_out, f, layer.neuron.theta, nullptr, jump, v_before, i_before, ws.v.data(),
+                             ws.i.data(), flags);
   if (flagged == 0) return;
   ws.pending.clear();
-  for (int n = 0; n < n_out; ++n) {
-    if ((v[n] >= threshold[n]) |
-        ((f.s * i_before[n] < v[n]) & (i_before[n] >= threshold[n]) & (i_before[n] > v_before[n]))) {
+  // Scan the flags eight at a time (the array is padded with zeros).
+  for (int base = 0; base < n_out; base += 8) {
+    uint64_t word;
+    std::memcpy(&word, flags + base, 8);
+    for (; word != 0; word &= word - 1) {
+      const int n = base + std::countr_zero(word) / 8;
       resolve_crossings(layer, n, {v_before[n], i_before[n]}, t0, dt, trace, ws, solver);
     }
   }
@@ -146,8 +163,9 @@ void layer_forward(const Layer& layer, const SpikeTrain& input, double t_end, La
   const auto n = static_cast<std::size_t>(layer.n_out);
   ws.v.assign(n, 0.0);
   ws.i.assign(n, 0.0);
-  ws.v_before.resize(n);
-  ws.i_before.resize(n);
+  ws.v_before.assign(n, 0.0);
+  ws.i_before.assign(n, 0.0);
+  ws.flags.assign((n + 7) / 8 * 8, 0);
   ws.threshold.assign(n, layer.neuron.theta);
   trace.spikes.clear();
   trace.current_at_spike.clear();

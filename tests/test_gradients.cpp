@@ -259,13 +259,20 @@ TEST(SingleSpike, TtfsGradientsMatchFiniteDifferences) {
     p.tau_s = 2.0;
     p.tau_m = 2.0 * ratio;
     p.max_spikes = 1;
+    // Weights in units of one PSP's height: 16 input spikes reach each hidden
+    // neuron and about 10 each output neuron.
+    const double psp = evolve({0.0, 1.0}, extremum_time({0.0, 1.0}, p), p).v;
     Network net;
     net.t_end = 30.0;
-    net.layers.push_back(random_layer(rng, p, 8, 10, 0.0, 0.5));
-    for (double& w : net.layers[0].weights) w += 0.8 / std::sqrt(ratio);
-    net.layers.push_back(random_layer(rng, p, 10, 4, 0.0, 0.5));
-    for (double& w : net.layers[1].weights) w += 0.9 / std::sqrt(ratio);
+    net.layers.push_back(random_layer(rng, p, 8, 10, 0.0, 0.1 / psp));
+    for (double& w : net.layers[0].weights) w += 0.15 / psp;
+    net.layers.push_back(random_layer(rng, p, 10, 4, 0.0, 0.1 / psp));
+    for (double& w : net.layers[1].weights) w += 0.25 / psp;
     const auto inputs = random_inputs(rng, 8, 2, 10.0);
+    NetworkWorkspace ws;
+    network_forward(net, merge_spike_lists(inputs), ws);
+    EXPECT_GE(ws.traces[0].spikes.size(), 5u) << ratio;
+    EXPECT_GE(ws.traces[1].spikes.size(), 2u) << ratio << ": the gradients would all be zero";
     const FdReport r = check_network(net, inputs, random_objective(rng, 4));
     EXPECT_GT(r.compared, 50) << ratio;
     std::cout << "[ fd ] TTFS ratio " << ratio << ": " << r.compared << " compared, max relative error "

@@ -38,7 +38,7 @@ struct TrainConfig {
   std::int64_t seed = 1;
   int threads = 0;  // 0: all cores
   // Guards and remedies
-  double min_vdot = 0.1;      // dV/dt at threshold floored at min_vdot * theta / tau_m in the reverse pass
+  double min_vdot = 1.0;      // dV/dt at threshold floored at min_vdot * theta / tau_m in the reverse pass
   double grad_clip = 0.0;     // clip the batch gradient to this L2 norm (0: off)
   // Weight push (per input spike) for silent outputs, and for neurons silent over a whole batch
   double silent_push = 0.01;

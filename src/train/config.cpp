@@ -132,6 +132,7 @@ TrainConfig default_config(const std::string& dataset) {
     c.epochs = 60;
     c.batch_size = 20;
     c.silent_push = 0.05;
+    c.min_vdot = 0.1;
   }
   return c;
 }

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "cli_runner.hpp"
 #include "spiketime/simulate.hpp"
 
 namespace spiketime {
@@ -17,27 +18,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int status;
-  std::string out, err;
-};
+using testing::CliResult;
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-CliRun run_simulate(const std::string& case_text, const std::string& flags = "") {
+CliResult run_simulate(const std::string& case_text, const std::string& flags = "") {
   const fs::path dir = fs::temp_directory_path() / ("spiketime_cli_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
   fs::create_directories(dir);
   std::ofstream(dir / "case.json") << case_text;
-  const std::string cmd = std::string(SPIKETIME_CLI_PATH) + " simulate " + (dir / "case.json").string() + " " + flags +
-                          " > " + (dir / "out").string() + " 2> " + (dir / "err").string();
-  const int raw = std::system(cmd.c_str());
-  CliRun r{WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, slurp(dir / "out"), slurp(dir / "err")};
+  CliResult r = testing::run_cli("simulate " + (dir / "case.json").string() + " " + flags, dir);
   fs::remove_all(dir);
   return r;
 }
@@ -53,7 +41,7 @@ const char* kValid = R"({
 })";
 
 TEST(SimulateCli, OutputFollowsTheContractAndRoundTrips) {
-  const CliRun r = run_simulate(kValid, "--grad");
+  const CliResult r = run_simulate(kValid, "--grad");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(r.err.empty());
   const auto out = nlohmann::json::parse(r.out);
@@ -138,7 +126,7 @@ TEST(SimulateCli, EveryErrorCaseGivesExit2AndOneLine) {
       {"empty file", "", "malformed JSON"},
   };
   for (const BadCase& c : cases) {
-    const CliRun r = run_simulate(c.text, "--grad");
+    const CliResult r = run_simulate(c.text, "--grad");
     EXPECT_EQ(r.status, 2) << c.name;
     EXPECT_TRUE(r.out.empty()) << c.name << ": " << r.out;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << c.name << ": " << r.err;

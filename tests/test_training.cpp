@@ -7,21 +7,14 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli_runner.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int status;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using Result = spiketime::testing::CliResult;
+using spiketime::testing::slurp;
 
 fs::path scratch(const std::string& name) {
   const fs::path dir = fs::temp_directory_path() / ("spiketime_training_" + name);
@@ -30,12 +23,7 @@ fs::path scratch(const std::string& name) {
   return dir;
 }
 
-Result cli(const std::string& args, const fs::path& dir) {
-  const std::string cmd = std::string(SPIKETIME_CLI_PATH) + " " + args + " > " + (dir / "stdout").string() + " 2> " +
-                          (dir / "stderr").string() + " < /dev/null";
-  const int raw = std::system(cmd.c_str());
-  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, slurp(dir / "stdout"), slurp(dir / "stderr")};
-}
+Result cli(const std::string& args, const fs::path& dir) { return spiketime::testing::run_cli(args, dir); }
 
 TEST(Training, YinYangFromTheDefaultsReaches95Percent) {
   const fs::path dir = scratch("yinyang");

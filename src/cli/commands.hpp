@@ -36,4 +36,7 @@ int eval(const EvalOptions& options);
 // Reads a whole file; throws InputError naming the path when it cannot.
 std::string read_file(const std::string& path);
 
+// A thread count from a flag or config: 0 means every core.
+int resolve_threads(int requested);
+
 }  // namespace spiketime::cli

@@ -1,6 +1,5 @@
 #include <iomanip>
 #include <iostream>
-#include <thread>
 
 #include "cli/commands.hpp"
 #include "spiketime/error.hpp"
@@ -26,7 +25,7 @@ int eval(const EvalOptions& o) {
                        std::to_string(model.n_classes) + " classes, " + o.dataset + " has " +
                        std::to_string(data.n_features) + " and " + std::to_string(data.n_classes));
     }
-    const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int threads = resolve_threads(o.threads);
     ThreadPool pool(threads);
     const PassStats s = evaluate(model, data, pool);
     const auto classes = static_cast<std::size_t>(model.n_classes);

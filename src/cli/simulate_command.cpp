@@ -1,8 +1,10 @@
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "cli/commands.hpp"
 #include "spiketime/error.hpp"
@@ -17,6 +19,10 @@ std::string read_file(const std::string& path) {
   text << in.rdbuf();
   if (in.bad()) throw InputError(path + ": read error");
   return text.str();
+}
+
+int resolve_threads(int requested) {
+  return requested > 0 ? requested : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
 int simulate(const SimulateOptions& options) {

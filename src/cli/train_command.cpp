@@ -2,7 +2,6 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
-#include <thread>
 
 #include "cli/commands.hpp"
 #include "cli/progress.hpp"
@@ -132,7 +131,7 @@ int train(const TrainOptions& o) {
 
     const std::string data_dir = config.data_dir.empty() ? default_data_dir() : config.data_dir;
     const DataSplits data = load_splits(config.dataset, data_dir, static_cast<std::size_t>(config.validation_size));
-    const int threads = config.threads > 0 ? config.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int threads = resolve_threads(config.threads);
     ThreadPool pool(threads);
 
     Model initial;

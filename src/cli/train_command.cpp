@@ -126,7 +126,6 @@ int train(const TrainOptions& o) {
         throw InputError(o.out_dir + ": already holds a run; continue it with --resume " + o.out_dir +
                          " or choose another --out");
       }
-      fs::create_directories(o.out_dir);
     }
 
     const std::string data_dir = config.data_dir.empty() ? default_data_dir() : config.data_dir;
@@ -142,6 +141,10 @@ int train(const TrainOptions& o) {
       initial = io::model_from(checkpoint_header.at("model"), std::move(weights), checkpoint_path);
     } else {
       initial = build_model(config, data.train);
+      // Only now that config and data are good does the run directory appear.
+      std::error_code error;
+      fs::create_directories(o.out_dir, error);
+      if (error) throw InputError(o.out_dir + ": cannot create (" + error.message() + ")");
       io::write_text_atomically(config_path, config_to_json(config).dump(2) + "\n");
     }
     initial.provenance = {{"config", config_to_json(config)}};

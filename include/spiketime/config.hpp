@@ -26,7 +26,7 @@ struct TrainConfig {
   std::vector<double> bias_times = {};
   // Readout and loss
   std::string readout = "first_spike";
-  double tau_out = 2.0;
+  double tau_out = 1.0;
   // Optimization
   std::string optimizer = "adam";
   double lr = 3e-3, momentum = 0.9, beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;

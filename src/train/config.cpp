@@ -123,12 +123,11 @@ TrainConfig default_config(const std::string& dataset) {
   if (dataset == "fashion-mnist") {
     c.epochs = 30;
   } else if (dataset == "yinyang") {
-    // Small 2-D problem: a narrower net, one bias spike, more epochs, a
-    // sharper readout. Chosen by the sweep in docs/TRAINING.md.
+    // Small 2-D problem: a narrower net, one bias spike, more epochs. Chosen
+    // by the runs in docs/TRAINING.md.
     c.validation_size = 0;
     c.hidden = {200};
     c.bias_times = {0.0};
-    c.tau_out = 1.0;
     c.epochs = 60;
     c.batch_size = 20;
     c.silent_push = 0.05;

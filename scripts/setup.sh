@@ -10,5 +10,5 @@ cmake --build build -j "$(nproc)"
 # The main job: a few minutes of multi-spike MNIST training with the default
 # config (full-length runs: see the README), then its test accuracy.
 run_dir="runs/mnist-quick-$(date +%Y%m%d-%H%M%S)"
-echo "== main job: build/spiketime train --dataset mnist --epochs 5 --out $run_dir"
-build/spiketime train --dataset mnist --epochs 5 --out "$run_dir"
+echo "== main job: build/spiketime train --dataset mnist --epochs 10 --out $run_dir"
+build/spiketime train --dataset mnist --epochs 10 --out "$run_dir"

@@ -76,4 +76,10 @@ double extremum_time(NeuronState x, const NeuronParams& p);
 double first_crossing(NeuronState x, double s_max, const NeuronParams& p,
                       CrossingSolver solver = CrossingSolver::Automatic);
 
+// tau_m == 2 tau_s only: the first upward crossing, at any time after the
+// reference, as the factor q = exp(-s/tau_m) in (0, 1], or 0 when there is
+// none. Lets a caller that works with decay factors skip the logarithm and
+// exponentials of first_crossing.
+double quadratic_crossing_factor(NeuronState x, const NeuronParams& p);
+
 }  // namespace spiketime

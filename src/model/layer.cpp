@@ -30,19 +30,35 @@ std::vector<std::vector<double>> split_spike_train(const SpikeTrain& train, int 
 namespace {
 
 // Exact search, for one neuron flagged by the vectorized screen, of every
-// threshold crossing in (t0, t0 + dt] starting from state x; appends them to
-// ws.pending and leaves the neuron's state at t0 + dt in ws.v.
-void resolve_crossings(const Layer& layer, int n, NeuronState x, double t0, double dt, LayerTrace& trace,
-                       LayerWorkspace& ws, CrossingSolver solver) {
+// threshold crossing in (t0, t0 + dt] starting from state x (f: the decay
+// factors of dt); appends them to ws.pending and leaves the neuron's state at
+// t0 + dt in ws.v.
+void resolve_crossings(const Layer& layer, int n, NeuronState x, double t0, double dt, const Decay& f,
+                       LayerTrace& trace, LayerWorkspace& ws, CrossingSolver solver) {
   const NeuronParams& p = layer.neuron;
   const double i_start = x.i;
-  double elapsed = 0.0;
+  // With tau_m == 2 tau_s everything follows from q = exp(-s/tau_m): the
+  // crossing's own factor, the current (i_start q_elapsed^2) and the potential
+  // at the end (kappa = q (1 - q)), so a spike costs one square root and one
+  // logarithm (for its time).
+  const bool by_factors = p.tau_m == 2.0 * p.tau_s && f.m > 0.0 &&
+                          (solver == CrossingSolver::Automatic || solver == CrossingSolver::Quadratic);
+  double elapsed = 0.0, q_elapsed = 1.0;
   bool spiked = false;
   for (;;) {
-    const double s = first_crossing(x, dt - elapsed, p, solver);
-    if (s == kNoCrossing) break;
-    elapsed += s;
-    const double current = i_start * std::exp(-elapsed / p.tau_s);
+    double current;
+    if (by_factors) {
+      const double q = quadratic_crossing_factor(x, p);
+      if (q == 0.0 || q * q_elapsed < f.m) break;  // none, or after t0 + dt
+      elapsed -= p.tau_m * std::log(q);
+      q_elapsed *= q;
+      current = i_start * q_elapsed * q_elapsed;
+    } else {
+      const double s = first_crossing(x, dt - elapsed, p, solver);
+      if (s == kNoCrossing) break;
+      elapsed += s;
+      current = i_start * std::exp(-elapsed / p.tau_s);
+    }
     ws.pending.push_back({t0 + elapsed, n, current});
     spiked = true;
     if (++trace.spike_counts[n] == p.max_spikes) {
@@ -51,7 +67,13 @@ void resolve_crossings(const Layer& layer, int n, NeuronState x, double t0, doub
     }
     x = {0.0, current};  // V reached theta exactly and drops by theta
   }
-  if (spiked) ws.v[n] = evolve(x, dt - elapsed, p).v;
+  if (!spiked) return;
+  if (by_factors) {
+    const double q_rest = std::min(1.0, f.m / q_elapsed);
+    ws.v[n] = x.v * q_rest + x.i * q_rest * (1.0 - q_rest);
+  } else {
+    ws.v[n] = evolve(x, dt - elapsed, p).v;
+  }
 }
 
 // The vectorized pass of advance(): from the states before the step, writes
@@ -115,12 +137,14 @@ void advance(const Layer& layer, double t0, double dt, const double* jump, Layer
     std::memcpy(&word, flags + base, 8);
     for (; word != 0; word &= word - 1) {
       const int n = base + std::countr_zero(word) / 8;
-      resolve_crossings(layer, n, {v_before[n], i_before[n]}, t0, dt, trace, ws, solver);
+      resolve_crossings(layer, n, {v_before[n], i_before[n]}, t0, dt, f, trace, ws, solver);
     }
   }
-  std::sort(ws.pending.begin(), ws.pending.end(), [](const auto& a, const auto& b) {
-    return a.time < b.time || (a.time == b.time && a.neuron < b.neuron);
-  });
+  if (ws.pending.size() > 1) {
+    std::sort(ws.pending.begin(), ws.pending.end(), [](const auto& a, const auto& b) {
+      return a.time < b.time || (a.time == b.time && a.neuron < b.neuron);
+    });
+  }
   for (const auto& s : ws.pending) {
     trace.spikes.push(s.time, s.neuron);
     trace.current_at_spike.push_back(s.current);

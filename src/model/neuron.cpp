@@ -48,13 +48,9 @@ double crossing_lambert(NeuronState x, double s_max, const NeuronParams& p) {
 
 double crossing_quadratic(NeuronState x, double s_max, const NeuronParams& p) {
   if (p.tau_m != 2.0 * p.tau_s) throw std::invalid_argument("quadratic crossing needs tau_m == 2 tau_s");
-  // With q = exp(-s/tau_m): V = -i q^2 + (v + i) q. Both roots lie in (0, 1);
-  // the larger q is the earlier time, the upward crossing.
-  const double b = x.v + x.i;
-  const double disc = b * b - 4.0 * x.i * p.theta;
-  if (b <= 0.0 || disc < 0.0) return kNoCrossing;
-  const double q = (b + std::sqrt(disc)) / (2.0 * x.i);
-  const double s = std::max(0.0, -p.tau_m * std::log(q));
+  const double q = quadratic_crossing_factor(x, p);
+  if (q == 0.0) return kNoCrossing;
+  const double s = -p.tau_m * std::log(q);
   return s <= s_max ? s : kNoCrossing;
 }
 
@@ -83,6 +79,16 @@ double crossing_bracketed(NeuronState x, double s_max, const NeuronParams& p) {
 }
 
 }  // namespace
+
+double quadratic_crossing_factor(NeuronState x, const NeuronParams& p) {
+  if (x.i <= 0.0 || x.i <= x.v) return 0.0;  // V does not start rising towards a positive current
+  // With q = exp(-s/tau_m): V = -i q^2 + (v + i) q. Both roots lie in (0, 1);
+  // the larger q is the earlier time, the upward crossing.
+  const double b = x.v + x.i;
+  const double disc = b * b - 4.0 * x.i * p.theta;
+  if (b <= 0.0 || disc < 0.0) return 0.0;
+  return std::min(1.0, (b + std::sqrt(disc)) / (2.0 * x.i));
+}
 
 double exprel(double y) { return y == 0.0 ? 1.0 : std::expm1(y) / y; }
 

@@ -3,7 +3,7 @@
 # Idempotent: asks apt only for what is missing.
 set -euo pipefail
 packages=(
-  cmake g++ make pkg-config
+  cmake g++ make
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev zlib1g-dev libopenblas-dev
   dataset-fashion-mnist

@@ -55,14 +55,20 @@ struct LayerTrace {
 
 // Reusable scratch memory: one per thread, so that no pass allocates once warm.
 struct LayerWorkspace {
+  // Forward: the neuron state, double-buffered (the step writes v, i from
+  // v_before, i_before, then they swap), per-neuron thresholds (infinite once
+  // max_spikes is used up), a zero row for the last step, and the neurons the
+  // screen flagged (padded to a multiple of 8 for the word-wise scan).
   std::vector<double> v, i, v_before, i_before, threshold, no_jump;
-  std::vector<uint8_t> flags;  // padded to a multiple of 8
+  std::vector<uint8_t> flags;
   struct PendingSpike {
     double time;
     int32_t neuron;
     double current;
   };
-  std::vector<PendingSpike> pending;
+  std::vector<PendingSpike> pending;  // spikes of one step, before sorting by time
+  // Reverse: lambda per output spike, the reset chain per neuron, and the
+  // three per-neuron sums of the sweep over input spikes.
   std::vector<double> lambda, reset_sum, reset_time;
   std::vector<double> acc_m, acc_s, acc_kappa;
 };

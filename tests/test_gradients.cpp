@@ -8,6 +8,7 @@
 #include <random>
 
 #include "reference.hpp"
+#include "spiketime/init.hpp"
 #include "spiketime/network.hpp"
 
 namespace spiketime {
@@ -179,8 +180,8 @@ TEST_P(GradientsVsFiniteDifferences, MultiSpikeNetworks) {
   p.tau_m = 2.0 * ratio;
   const std::vector<int> widths = depth == 2 ? std::vector<int>{6, 7, 3} : std::vector<int>{6, 7, 5, 3};
   // Weights in units of the height of a single PSP.
-  const double psp_peak = evolve({0.0, 1.0}, extremum_time({0.0, 1.0}, p), p).v;
-  const double gain = 0.4 / psp_peak;
+  const double psp = psp_peak(p);
+  const double gain = 0.4 / psp;
   // Draw networks until none of their crossings grazes threshold (dV/dt >=
   // 0.05 theta/tau_m): near a grazing crossing the spike time is so curved in
   // the parameters that no finite difference resolves it to 1e-5.
@@ -261,7 +262,7 @@ TEST(SingleSpike, TtfsGradientsMatchFiniteDifferences) {
     p.max_spikes = 1;
     // Weights in units of one PSP's height: 16 input spikes reach each hidden
     // neuron and about 10 each output neuron.
-    const double psp = evolve({0.0, 1.0}, extremum_time({0.0, 1.0}, p), p).v;
+    const double psp = psp_peak(p);
     Network net;
     net.t_end = 30.0;
     net.layers.push_back(random_layer(rng, p, 8, 10, 0.0, 0.1 / psp));

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "reference.hpp"
+#include "spiketime/init.hpp"
 #include "spiketime/layer.hpp"
 
 namespace spiketime {
@@ -33,13 +34,13 @@ TEST_P(LayerVsReference, SpikeTimesMatchFineStepIntegration) {
   const double state_error = (t_end / tau_min) * std::pow(h / tau_min, 4) / 120.0;
 
   std::mt19937_64 rng(static_cast<uint64_t>(ratio * 1000));
-  const double psp_peak = evolve({0.0, 1.0}, extremum_time({0.0, 1.0}, p), p).v;
+  const double psp = psp_peak(p);
   int max_count = 0, min_count = 1 << 30, compared = 0;
   double max_error = 0.0, max_error_over_tolerance = 0.0;
   for (int trial = 0; trial < 3; ++trial) {
     const auto inputs = random_inputs(rng, 12, 4, 30.0);
     // Neuron n gets weights around n times 0.1 PSP heights: from silent to > 20 spikes.
-    const Layer layer = random_layer(rng, p, 12, 10, 0.1 / psp_peak, 0.4);
+    const Layer layer = random_layer(rng, p, 12, 10, 0.1 / psp, 0.4);
     LayerTrace trace;
     LayerWorkspace ws;
     layer_forward(layer, merge_spike_lists(inputs), t_end, trace, ws);

@@ -98,7 +98,8 @@ int train(const TrainOptions& o) {
                       metrics_path = dir + "/metrics.jsonl", model_path = dir + "/model.bin";
     TrainConfig config;
     RunState run;
-    json checkpoint_header;
+    json checkpoint_header, model_header;
+    int64_t steps = 0;
     std::vector<std::vector<double>> checkpoint_arrays;
     if (resuming) {
       if (!o.config_path.empty() || !o.sets.empty() || !o.dataset.empty() || !o.out_dir.empty()) {
@@ -114,6 +115,8 @@ int train(const TrainOptions& o) {
         run.epochs_done = checkpoint_header.at("epochs_done").get<int>();
         run.best_epoch = checkpoint_header.at("best_epoch").get<int>();
         run.best_score = checkpoint_header.at("best_score").get<double>();
+        steps = checkpoint_header.at("steps").get<int64_t>();
+        model_header = checkpoint_header.at("model");
       } catch (const json::exception& e) {
         throw InputError(checkpoint_path + ": invalid checkpoint header (" + std::string(e.what()) + ")");
       }
@@ -134,11 +137,23 @@ int train(const TrainOptions& o) {
     ThreadPool pool(threads);
 
     Model initial;
+    // A checkpoint holds the weights of each layer, then the optimizer's two
+    // moment arrays per layer.
+    const auto n_layers = static_cast<long>(config.hidden.size() + 1);
     if (resuming) {
-      const std::size_t n_layers = config.hidden.size() + 1;
-      if (checkpoint_arrays.size() != 3 * n_layers) throw InputError(checkpoint_path + ": holds the wrong number of arrays");
-      std::vector<std::vector<double>> weights(checkpoint_arrays.begin(), checkpoint_arrays.begin() + static_cast<long>(n_layers));
-      initial = io::model_from(checkpoint_header.at("model"), std::move(weights), checkpoint_path);
+      if (checkpoint_arrays.size() != static_cast<std::size_t>(3 * n_layers)) {
+        throw InputError(checkpoint_path + ": holds the wrong number of arrays");
+      }
+      for (long l = 0; l < n_layers; ++l) {
+        const std::size_t size = checkpoint_arrays[static_cast<std::size_t>(l)].size();
+        const std::size_t second = config.optimizer == "adam" ? size : 0;
+        if (checkpoint_arrays[static_cast<std::size_t>(n_layers + l)].size() != size ||
+            checkpoint_arrays[static_cast<std::size_t>(2 * n_layers + l)].size() != second) {
+          throw InputError(checkpoint_path + ": optimizer state of layer " + std::to_string(l) + " does not fit its weights");
+        }
+      }
+      std::vector<std::vector<double>> weights(checkpoint_arrays.begin(), checkpoint_arrays.begin() + n_layers);
+      initial = io::model_from(model_header, std::move(weights), checkpoint_path);
     } else {
       initial = build_model(config, data.train);
       // Only now that config and data are good does the run directory appear.
@@ -150,9 +165,8 @@ int train(const TrainOptions& o) {
     initial.provenance = {{"config", config_to_json(config)}};
     Trainer trainer(config, std::move(initial), pool);
     if (resuming) {
-      const std::size_t n_layers = config.hidden.size() + 1;
-      std::vector<std::vector<double>> state(checkpoint_arrays.begin() + static_cast<long>(n_layers), checkpoint_arrays.end());
-      trainer.restore_optimizer_state(std::move(state), checkpoint_header.at("steps").get<int64_t>());
+      std::vector<std::vector<double>> state(checkpoint_arrays.begin() + n_layers, checkpoint_arrays.end());
+      trainer.restore_optimizer_state(std::move(state), steps);
     }
     std::string metrics = resuming ? metrics_prefix(metrics_path, run.epochs_done) : "";
 

@@ -68,5 +68,53 @@ TEST(Trainer, SameSeedAndThreadsGiveIdenticalWeights) {
   }
 }
 
+TEST(Trainer, DecoupledWeightDecayShrinksEachWeightByLrTimesDecay) {
+  // One SGD step without momentum from the same weights: the only
+  // difference weight decay makes is -lr * weight_decay * w.
+  TrainConfig c = default_config("yinyang");
+  c.optimizer = "sgd";
+  c.momentum = 0.0;
+  c.lr = 0.05;
+  c.hidden = {20};
+  c.train_limit = c.batch_size;  // one batch
+  Model initial, plain, decayed;
+  train_epochs(c, 0, 1, &initial);
+  train_epochs(c, 1, 1, &plain);
+  c.weight_decay = 0.3;
+  train_epochs(c, 1, 1, &decayed);
+  double largest_shift = 0.0;
+  for (std::size_t l = 0; l < initial.net.layers.size(); ++l) {
+    const auto& w0 = initial.net.layers[l].weights;
+    for (std::size_t k = 0; k < w0.size(); ++k) {
+      const double expected = plain.net.layers[l].weights[k] - c.lr * c.weight_decay * w0[k];
+      EXPECT_NEAR(decayed.net.layers[l].weights[k], expected, 1e-15) << "layer " << l << " weight " << k;
+      largest_shift = std::max(largest_shift, std::abs(c.lr * c.weight_decay * w0[k]));
+    }
+  }
+  EXPECT_GT(largest_shift, 1e-3);
+}
+
+TEST(Trainer, InputJitterChangesTrainingButNotItsDependenceOnThreads) {
+  // Noise is drawn per (seed, epoch, sample), so the weights with noise on
+  // 1 and 3 threads differ only by the order of the gradient sums.
+  TrainConfig c = default_config("yinyang");
+  c.hidden = {30};
+  c.train_limit = 400;
+  Model quiet, one, three;
+  train_epochs(c, 1, 1, &quiet);
+  c.input_jitter = 0.5;
+  train_epochs(c, 1, 1, &one);
+  train_epochs(c, 1, 3, &three);
+  double diff_threads = 0.0, diff_noise = 0.0;
+  for (std::size_t l = 0; l < one.net.layers.size(); ++l) {
+    for (std::size_t k = 0; k < one.net.layers[l].weights.size(); ++k) {
+      diff_threads = std::max(diff_threads, std::abs(one.net.layers[l].weights[k] - three.net.layers[l].weights[k]));
+      diff_noise = std::max(diff_noise, std::abs(one.net.layers[l].weights[k] - quiet.net.layers[l].weights[k]));
+    }
+  }
+  EXPECT_LT(diff_threads, 1e-9);
+  EXPECT_GT(diff_noise, 1e-4);
+}
+
 }  // namespace
 }  // namespace spiketime

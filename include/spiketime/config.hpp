@@ -40,6 +40,9 @@ struct TrainConfig {
   // Guards and remedies
   double min_vdot = 1.0;      // dV/dt at threshold floored at min_vdot * theta / tau_m in the reverse pass
   double grad_clip = 0.0;     // clip the batch gradient to this L2 norm (0: off)
+  // Regularization
+  double weight_decay = 0.0;  // decoupled: each step also does w -= lr * weight_decay * w
+  double input_jitter = 0.0;  // std of Gaussian noise on training input spike times
   // Weight push (per input spike) for silent outputs, and for neurons silent over a whole batch
   double silent_push = 0.01;
   // Initialization (see init.hpp)

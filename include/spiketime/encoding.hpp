@@ -2,6 +2,7 @@
 // input neurons that spike at fixed times.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "spiketime/layer.hpp"
@@ -18,5 +19,13 @@ struct Encoding {
 // Feature f with value x in (0, 1] spikes once at t_in_max * (1 - x); x <= 0
 // does not spike. Bias neuron b (index n_features + b) spikes at bias_times[b].
 void encode_latency(const float* features, int n_features, const Encoding& encoding, SpikeTrain& out);
+
+// Orders a spike train by time, ties by neuron index.
+void sort_spike_train(SpikeTrain& train);
+
+// Training-time noise: adds Gaussian noise of standard deviation sigma to
+// every spike time (clamped to [0, t_max]) and re-sorts. The noise is a pure
+// function of `seed`, so a sample gets the same noise on any thread.
+void jitter_spike_times(SpikeTrain& train, double sigma, double t_max, uint64_t seed);
 
 }  // namespace spiketime

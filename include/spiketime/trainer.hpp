@@ -59,7 +59,8 @@ class Trainer {
  private:
   struct ThreadState;
   void train_batch(const Dataset& train, const std::vector<std::size_t>& order, std::size_t begin, std::size_t end,
-                   double lr);
+                   int epoch, double lr);
+  uint64_t noise_seed(int epoch, std::size_t sample) const;  // input noise of one sample in one epoch
   void apply_update(std::size_t batch, double lr);
 
   TrainConfig config_;

@@ -1,7 +1,10 @@
 #include "spiketime/encoding.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <numbers>
 #include <numeric>
+#include <random>
 
 namespace spiketime {
 
@@ -13,6 +16,10 @@ void encode_latency(const float* features, int n_features, const Encoding& encod
   for (std::size_t b = 0; b < encoding.bias_times.size(); ++b) {
     out.push(encoding.bias_times[b], n_features + static_cast<int32_t>(b));
   }
+  sort_spike_train(out);
+}
+
+void sort_spike_train(SpikeTrain& out) {
   // Order by time, ties by neuron index: the order merge_spike_lists gives.
   std::vector<std::size_t> order(out.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
@@ -24,6 +31,17 @@ void encode_latency(const float* features, int n_features, const Encoding& encod
   sorted.neurons.reserve(order.size());
   for (std::size_t k : order) sorted.push(out.times[k], out.neurons[k]);
   out = std::move(sorted);
+}
+
+void jitter_spike_times(SpikeTrain& train, double sigma, double t_max, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  // Box-Muller on the generator's raw bits, so that every platform draws alike.
+  auto uniform = [&] { return (static_cast<double>(rng() >> 11) + 0.5) * 0x1.0p-53; };
+  for (double& t : train.times) {
+    const double gauss = std::sqrt(-2.0 * std::log(uniform())) * std::cos(2.0 * std::numbers::pi * uniform());
+    t = std::clamp(t + sigma * gauss, 0.0, t_max);
+  }
+  sort_spike_train(train);
 }
 
 }  // namespace spiketime

@@ -97,8 +97,12 @@ struct SampleState {
   PassStats stats;
 };
 
-ReadoutResult run_sample(const Model& model, const float* features, int label, SampleState& s) {
+// Runs one sample forward and records its statistics. A positive `jitter`
+// adds training noise to the input spike times, drawn from `noise_seed`.
+ReadoutResult run_sample(const Model& model, const float* features, int label, SampleState& s, double jitter = 0.0,
+                         uint64_t noise_seed = 0) {
   encode_latency(features, model.n_features, model.encoding, s.input);
+  if (jitter > 0.0) jitter_spike_times(s.input, jitter, model.net.t_end, noise_seed);
   network_forward(model.net, s.input, s.ws);
   const ReadoutResult r = readout_loss(model.readout, s.ws.traces.back(), model.n_classes, label, model.net.t_end,
                                        model.tau_out, s.grad_out);
@@ -181,7 +185,7 @@ PassStats Trainer::train_epoch(const Dataset& train, int epoch, const Progress& 
   const auto batch = static_cast<std::size_t>(config_.batch_size);
   for (std::size_t begin = 0; begin < n; begin += batch) {
     const std::size_t end = std::min(n, begin + batch);
-    train_batch(train, order, begin, end, lr);
+    train_batch(train, order, begin, end, epoch, lr);
     if (progress) {
       so_far.reset(model_);
       for (const auto& ts : threads_) so_far.merge(ts->stats);
@@ -194,7 +198,7 @@ PassStats Trainer::train_epoch(const Dataset& train, int epoch, const Progress& 
 }
 
 void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& order, std::size_t begin,
-                          std::size_t end, double lr) {
+                          std::size_t end, int epoch, double lr) {
   const GradientGuard guard{config_.min_vdot};
   const double push = config_.silent_push;
   const int n_threads = pool_.size();
@@ -206,7 +210,7 @@ void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& 
     for (std::size_t k = begin + first; k < begin + last; ++k) {
       const std::size_t i = order[k];
       const int label = train.labels[i];
-      run_sample(model_, train.sample(i), label, ts);
+      run_sample(model_, train.sample(i), label, ts, config_.input_jitter, noise_seed(epoch, i));
       network_backward(model_.net, ts.input, ts.grad_out, guard, ts.grad, ts.ws);
       const std::size_t n_layers = model_.net.layers.size();
       for (std::size_t l = 0; l < n_layers; ++l) {
@@ -232,6 +236,17 @@ void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& 
   apply_update(end - begin, lr);
 }
 
+uint64_t Trainer::noise_seed(int epoch, std::size_t sample) const {
+  // splitmix64 over (seed, epoch, sample): distinct, well-mixed seeds.
+  auto mix = [](uint64_t x) {
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+  };
+  return mix(mix(mix(static_cast<uint64_t>(config_.seed)) ^ static_cast<uint64_t>(epoch)) ^ sample);
+}
+
 void Trainer::apply_update(std::size_t batch, double lr) {
   ++steps_;
   const double scale = 1.0 / static_cast<double>(batch);
@@ -255,6 +270,7 @@ void Trainer::apply_update(std::size_t batch, double lr) {
 
   // The optimizer on n contiguous weights with averaged gradient g; clears g.
   // Plain loops over restrict pointers, so that they vectorize.
+  const double decay = config_.weight_decay;
   auto step = [&](std::size_t l, std::size_t offset, std::size_t n, double* __restrict g, double factor) {
     double* __restrict w = model_.net.layers[l].weights.data() + offset;
     double* __restrict m = moment1_[l].data() + offset;
@@ -265,14 +281,14 @@ void Trainer::apply_update(std::size_t batch, double lr) {
         const double gk = g[k] * factor;
         m[k] = b1 * m[k] + (1.0 - b1) * gk;
         v[k] = b2 * v[k] + (1.0 - b2) * gk * gk;
-        w[k] -= lr * (m[k] / bias1) / (std::sqrt(v[k] / bias2) + eps);
+        w[k] -= lr * ((m[k] / bias1) / (std::sqrt(v[k] / bias2) + eps) + decay * w[k]);
         g[k] = 0.0;
       }
     } else {
       const double mu = config_.momentum;
       for (std::size_t k = 0; k < n; ++k) {
         m[k] = mu * m[k] + g[k] * factor;
-        w[k] -= lr * m[k];
+        w[k] -= lr * (m[k] + decay * w[k]);
         g[k] = 0.0;
       }
     }

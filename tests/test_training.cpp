@@ -37,6 +37,19 @@ TEST(Training, YinYangFromTheDefaultsReaches95Percent) {
   EXPECT_GE(result["accuracy"].get<double>(), 0.95);
   EXPECT_EQ(result["n"], 1000);
   EXPECT_EQ(result["spikes_per_neuron"].size(), 2u);
+  // Spike-count histograms: every (sample, neuron) pair once, and their mean is spikes per neuron.
+  const auto& histograms = result["spike_count_histogram"];
+  ASSERT_EQ(histograms.size(), 2u);
+  const int sizes[] = {200, 3};
+  for (std::size_t l = 0; l < 2; ++l) {
+    double pairs = 0.0, spikes = 0.0;
+    for (std::size_t k = 0; k < histograms[l].size(); ++k) {
+      pairs += histograms[l][k].get<double>();
+      spikes += static_cast<double>(k) * histograms[l][k].get<double>();
+    }
+    EXPECT_EQ(pairs, 1000.0 * sizes[l]) << "layer " << l;
+    EXPECT_NEAR(spikes / pairs, result["spikes_per_neuron"][l].get<double>(), 1e-12) << "layer " << l;
+  }
 
   // The run directory: resolved config, one metrics line per epoch, a checkpoint.
   const auto config = nlohmann::json::parse(slurp(dir / "run/config.json"));

@@ -21,6 +21,7 @@ struct PassStats {
   double loss_sum = 0.0;
   std::vector<int> layer_sizes;
   std::vector<std::vector<int64_t>> neuron_spikes;  // [layer][neuron], summed over samples
+  std::vector<std::vector<int64_t>> count_histogram;  // [layer][k]: (sample, neuron) pairs with k spikes
   std::vector<int64_t> confusion;                   // [label][predicted], predicted == n_classes: no output fired
   int n_classes = 0;
 

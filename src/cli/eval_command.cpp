@@ -43,6 +43,7 @@ int eval(const EvalOptions& o) {
                         {"loss", s.loss()},
                         {"spikes_per_neuron", s.spikes_per_neuron()},
                         {"silent_fraction", s.silent_fraction()},
+                        {"spike_count_histogram", s.count_histogram},
                         {"ties", s.ties},
                         {"all_silent", s.all_silent},
                         {"confusion", confusion}}

@@ -16,6 +16,7 @@ void PassStats::reset(const Model& model) {
   for (const Layer& l : model.net.layers) {
     layer_sizes.push_back(l.n_out);
     neuron_spikes.emplace_back(static_cast<std::size_t>(l.n_out), 0);
+    count_histogram.emplace_back();
   }
   confusion.assign(static_cast<std::size_t>(n_classes * (n_classes + 1)), 0);
 }
@@ -26,8 +27,13 @@ void PassStats::merge(const PassStats& o) {
   ties += o.ties;
   all_silent += o.all_silent;
   loss_sum += o.loss_sum;
-  for (std::size_t l = 0; l < neuron_spikes.size(); ++l)
+  for (std::size_t l = 0; l < neuron_spikes.size(); ++l) {
     for (std::size_t i = 0; i < neuron_spikes[l].size(); ++i) neuron_spikes[l][i] += o.neuron_spikes[l][i];
+    auto& hist = count_histogram[l];
+    const auto& other = o.count_histogram[l];
+    if (hist.size() < other.size()) hist.resize(other.size(), 0);
+    for (std::size_t k = 0; k < other.size(); ++k) hist[k] += other[k];
+  }
   for (std::size_t k = 0; k < confusion.size(); ++k) confusion[k] += o.confusion[k];
 }
 
@@ -116,7 +122,13 @@ ReadoutResult run_sample(const Model& model, const float* features, int label, S
   ++st.confusion[static_cast<std::size_t>(label * (model.n_classes + 1) + predicted)];
   for (std::size_t l = 0; l < s.ws.traces.size(); ++l) {
     const auto& counts = s.ws.traces[l].spike_counts;
-    for (std::size_t i = 0; i < counts.size(); ++i) st.neuron_spikes[l][i] += counts[i];
+    auto& hist = st.count_histogram[l];
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+      st.neuron_spikes[l][i] += counts[i];
+      const auto k = static_cast<std::size_t>(counts[i]);
+      if (k >= hist.size()) hist.resize(k + 1, 0);
+      ++hist[k];
+    }
   }
   return r;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages spiketime builds, tests and trains with.
-# Idempotent: asks apt only for what is missing.
+# Installs the Debian packages spiketime builds, tests and trains with;
+# with --experiments also what experiments/ plots and compares with (the
+# ANN baseline's torch, matplotlib). Idempotent: asks apt only for what is missing.
 set -euo pipefail
 packages=(
   cmake g++ make
@@ -8,6 +9,11 @@ packages=(
   nlohmann-json3-dev libcli11-dev zlib1g-dev libopenblas-dev
   dataset-fashion-mnist
 )
+case "${1:-}" in
+  "") ;;
+  --experiments) packages+=(python3-numpy python3-matplotlib python3-torch libopenblas0-pthread) ;;
+  *) echo "install-deps.sh: unknown option '$1' (only --experiments)" >&2; exit 2 ;;
+esac
 command -v npm > /dev/null || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do

@@ -1,5 +1,5 @@
 // The latency code against its closed form, and the training noise on spike
-// times against the statistics of the Gaussian it draws from.
+// trains against the statistics of the Gaussian it draws from.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -33,7 +33,7 @@ SpikeTrain constant_train(std::size_t n, double t) {
 TEST(Encoding, JitterIsGaussianWithTheGivenSpread) {
   const std::size_t n = 40000;
   SpikeTrain s = constant_train(n, 20.0);
-  jitter_spike_times(s, 1.5, 40.0, 7);
+  perturb_spike_train(s, 0.0, 1.5, 40.0, 7);
   double sum = 0.0, sum2 = 0.0;
   for (double t : s.times) {
     sum += t - 20.0;
@@ -51,21 +51,34 @@ TEST(Encoding, JitterIsGaussianWithTheGivenSpread) {
 
 TEST(Encoding, JitterIsClampedToTheWindowAndAFunctionOfItsSeed) {
   SpikeTrain s = constant_train(2000, 0.0);
-  jitter_spike_times(s, 1.0, 40.0, 3);
+  perturb_spike_train(s, 0.0, 1.0, 40.0, 3);
   EXPECT_GE(s.times.front(), 0.0);
   const auto at_zero = std::count(s.times.begin(), s.times.end(), 0.0);
   EXPECT_NEAR(static_cast<double>(at_zero) / 2000, 0.5, 0.05);  // the lower half of the noise is clamped
   SpikeTrain late = constant_train(100, 40.0);
-  jitter_spike_times(late, 1.0, 40.0, 3);
+  perturb_spike_train(late, 0.0, 1.0, 40.0, 3);
   EXPECT_LE(late.times.back(), 40.0);
 
   SpikeTrain a = constant_train(50, 5.0), b = a, c = a;
-  jitter_spike_times(a, 0.5, 40.0, 11);
-  jitter_spike_times(b, 0.5, 40.0, 11);
-  jitter_spike_times(c, 0.5, 40.0, 12);
+  perturb_spike_train(a, 0.0, 0.5, 40.0, 11);
+  perturb_spike_train(b, 0.0, 0.5, 40.0, 11);
+  perturb_spike_train(c, 0.0, 0.5, 40.0, 12);
   EXPECT_EQ(a.times, b.times);
   EXPECT_EQ(a.neurons, b.neurons);
   EXPECT_NE(a.times, c.times);
+}
+
+TEST(Encoding, DropRemovesSpikesWithTheGivenProbability) {
+  const std::size_t n = 40000;
+  SpikeTrain s = constant_train(n, 3.0);
+  perturb_spike_train(s, 0.25, 0.0, 40.0, 5);
+  // Binomial: 30000 kept on average, standard deviation 87.
+  EXPECT_NEAR(static_cast<double>(s.size()), 30000.0, 400.0);
+  EXPECT_TRUE(std::all_of(s.times.begin(), s.times.end(), [](double t) { return t == 3.0; }));
+  EXPECT_TRUE(std::is_sorted(s.neurons.begin(), s.neurons.end()));
+  SpikeTrain none = constant_train(100, 3.0);
+  perturb_spike_train(none, 1.0, 0.0, 40.0, 5);
+  EXPECT_EQ(none.size(), 0u);
 }
 
 }  // namespace

@@ -94,7 +94,7 @@ TEST(Trainer, DecoupledWeightDecayShrinksEachWeightByLrTimesDecay) {
   EXPECT_GT(largest_shift, 1e-3);
 }
 
-TEST(Trainer, InputJitterChangesTrainingButNotItsDependenceOnThreads) {
+TEST(Trainer, InputNoiseChangesTrainingButNotItsDependenceOnThreads) {
   // Noise is drawn per (seed, epoch, sample), so the weights with noise on
   // 1 and 3 threads differ only by the order of the gradient sums.
   TrainConfig c = default_config("yinyang");
@@ -103,6 +103,7 @@ TEST(Trainer, InputJitterChangesTrainingButNotItsDependenceOnThreads) {
   Model quiet, one, three;
   train_epochs(c, 1, 1, &quiet);
   c.input_jitter = 0.5;
+  c.input_dropout = 0.1;
   train_epochs(c, 1, 1, &one);
   train_epochs(c, 1, 3, &three);
   double diff_threads = 0.0, diff_noise = 0.0;

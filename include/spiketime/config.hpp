@@ -43,6 +43,7 @@ struct TrainConfig {
   // Regularization
   double weight_decay = 0.0;  // decoupled: each step also does w -= lr * weight_decay * w
   double input_jitter = 0.0;  // std of Gaussian noise on training input spike times
+  double input_dropout = 0.0;  // probability of dropping each training input spike
   // Weight push (per input spike) for silent outputs, and for neurons silent over a whole batch
   double silent_push = 0.01;
   // Initialization (see init.hpp)

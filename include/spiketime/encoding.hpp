@@ -23,9 +23,10 @@ void encode_latency(const float* features, int n_features, const Encoding& encod
 // Orders a spike train by time, ties by neuron index.
 void sort_spike_train(SpikeTrain& train);
 
-// Training-time noise: adds Gaussian noise of standard deviation sigma to
-// every spike time (clamped to [0, t_max]) and re-sorts. The noise is a pure
-// function of `seed`, so a sample gets the same noise on any thread.
-void jitter_spike_times(SpikeTrain& train, double sigma, double t_max, uint64_t seed);
+// Training-time noise: drops each spike with probability `drop`, adds
+// Gaussian noise of standard deviation `sigma` to the time of each one kept
+// (clamped to [0, t_max]) and re-sorts. The noise is a pure function of
+// `seed`, so a sample gets the same noise on any thread.
+void perturb_spike_train(SpikeTrain& train, double drop, double sigma, double t_max, uint64_t seed);
 
 }  // namespace spiketime

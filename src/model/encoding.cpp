@@ -33,14 +33,21 @@ void sort_spike_train(SpikeTrain& out) {
   out = std::move(sorted);
 }
 
-void jitter_spike_times(SpikeTrain& train, double sigma, double t_max, uint64_t seed) {
+void perturb_spike_train(SpikeTrain& train, double drop, double sigma, double t_max, uint64_t seed) {
   std::mt19937_64 rng(seed);
-  // Box-Muller on the generator's raw bits, so that every platform draws alike.
+  // Uniforms and Box-Muller on the generator's raw bits, so that every platform draws alike.
   auto uniform = [&] { return (static_cast<double>(rng() >> 11) + 0.5) * 0x1.0p-53; };
-  for (double& t : train.times) {
-    const double gauss = std::sqrt(-2.0 * std::log(uniform())) * std::cos(2.0 * std::numbers::pi * uniform());
-    t = std::clamp(t + sigma * gauss, 0.0, t_max);
+  SpikeTrain kept;
+  for (std::size_t k = 0; k < train.size(); ++k) {
+    if (drop > 0.0 && uniform() < drop) continue;
+    double t = train.times[k];
+    if (sigma > 0.0) {
+      const double gauss = std::sqrt(-2.0 * std::log(uniform())) * std::cos(2.0 * std::numbers::pi * uniform());
+      t = std::clamp(t + sigma * gauss, 0.0, t_max);
+    }
+    kept.push(t, train.neurons[k]);
   }
+  train = std::move(kept);
   sort_spike_train(train);
 }
 

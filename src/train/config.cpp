@@ -54,6 +54,7 @@ const std::vector<Field>& fields() {
       {"grad_clip", &TrainConfig::grad_clip},
       {"weight_decay", &TrainConfig::weight_decay},
       {"input_jitter", &TrainConfig::input_jitter},
+      {"input_dropout", &TrainConfig::input_dropout},
       {"silent_push", &TrainConfig::silent_push},
       {"init_mean_drive", &TrainConfig::init_mean_drive},
       {"init_std_drive", &TrainConfig::init_std_drive},
@@ -208,6 +209,7 @@ void validate_config(const TrainConfig& c) {
   require(c.grad_clip >= 0, "grad_clip", "must be >= 0 (0: off)");
   require(c.weight_decay >= 0, "weight_decay", "must be >= 0");
   require(c.input_jitter >= 0, "input_jitter", "must be >= 0");
+  require(c.input_dropout >= 0 && c.input_dropout < 1, "input_dropout", "must be in [0, 1)");
   require(c.silent_push >= 0, "silent_push", "must be >= 0");
   require(c.init_mean_drive >= 0 && c.init_std_drive >= 0, "init_mean_drive", "drives must be >= 0");
   require(c.init_hidden_spikes > 0, "init_hidden_spikes", "must be positive");

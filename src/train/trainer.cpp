@@ -103,12 +103,19 @@ struct SampleState {
   PassStats stats;
 };
 
-// Runs one sample forward and records its statistics. A positive `jitter`
-// adds training noise to the input spike times, drawn from `noise_seed`.
-ReadoutResult run_sample(const Model& model, const float* features, int label, SampleState& s, double jitter = 0.0,
-                         uint64_t noise_seed = 0) {
+// Training noise on the input spikes (see perturb_spike_train).
+struct InputNoise {
+  double drop = 0.0, jitter = 0.0;
+  uint64_t seed = 0;
+};
+
+// Runs one sample forward and records its statistics.
+ReadoutResult run_sample(const Model& model, const float* features, int label, SampleState& s,
+                         const InputNoise& noise = {}) {
   encode_latency(features, model.n_features, model.encoding, s.input);
-  if (jitter > 0.0) jitter_spike_times(s.input, jitter, model.net.t_end, noise_seed);
+  if (noise.drop > 0.0 || noise.jitter > 0.0) {
+    perturb_spike_train(s.input, noise.drop, noise.jitter, model.net.t_end, noise.seed);
+  }
   network_forward(model.net, s.input, s.ws);
   const ReadoutResult r = readout_loss(model.readout, s.ws.traces.back(), model.n_classes, label, model.net.t_end,
                                        model.tau_out, s.grad_out);
@@ -222,7 +229,8 @@ void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& 
     for (std::size_t k = begin + first; k < begin + last; ++k) {
       const std::size_t i = order[k];
       const int label = train.labels[i];
-      run_sample(model_, train.sample(i), label, ts, config_.input_jitter, noise_seed(epoch, i));
+      const InputNoise noise{config_.input_dropout, config_.input_jitter, noise_seed(epoch, i)};
+      run_sample(model_, train.sample(i), label, ts, noise);
       network_backward(model_.net, ts.input, ts.grad_out, guard, ts.grad, ts.ws);
       const std::size_t n_layers = model_.net.layers.size();
       for (std::size_t l = 0; l < n_layers; ++l) {

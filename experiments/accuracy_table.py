@@ -1,0 +1,111 @@
+#!/usr/bin/python3
+"""Table 1: test accuracy of the 784-800-10 network, multi-spike against
+single-spike (max_spikes = 1, first-spike readout), on MNIST and
+Fashion-MNIST, over seeds, the epoch chosen on validation; with the
+two-hidden-layer multi-spike network and the ANN of the same size.
+
+    experiments/accuracy_table.py [--datasets mnist fashion-mnist] [--seeds 1 2 3] [--skip-ann]
+
+Each SNN run uses experiments/configs/<dataset>-<variant>.json and lands in
+runs/experiments/<dataset>-<variant>-seed<N>/ (finished runs are reused,
+interrupted ones resumed). Writes experiments/results/accuracy.csv (one line
+per run) and accuracy.md (the table), and the ANN rows through
+ann_baseline.py (experiments/results/ann.csv).
+"""
+import argparse
+import csv
+import os
+import statistics
+import subprocess
+import sys
+
+import common
+
+VARIANTS = [  # (variant, label, seeds): the two-layer network is run on the first seed only
+    ("multi", "SNN 784-800-10, multi-spike", None),
+    ("single", "SNN 784-800-10, single-spike (TTFS)", None),
+    ("multi-2layer", "SNN 784-800-800-10, multi-spike", 1),
+]
+FIELDS = ["dataset", "variant", "seed", "best_epoch", "epochs", "validation_accuracy", "test_accuracy",
+          "train_accuracy", "spikes_per_neuron", "readout", "max_spikes", "run", "command", "commit", "clean"]
+
+
+def snn_rows(datasets, seeds):
+    rows = []
+    for dataset in datasets:
+        for variant, label, n_seeds in VARIANTS:
+            for seed in seeds[:n_seeds]:
+                s = common.train(f"{dataset}-{variant}-seed{seed}", dataset, config=f"{dataset}-{variant}.json",
+                                 settings={"seed": seed})
+                b, c = s["best"], s["config"]
+                rows.append({"dataset": dataset, "variant": variant, "label": label, "seed": seed,
+                             "best_epoch": b["epoch"], "epochs": c["epochs"],
+                             "validation_accuracy": b["validation_accuracy"], "test_accuracy": b["test_accuracy"],
+                             "train_accuracy": b["train_accuracy"],
+                             "spikes_per_neuron": " ".join(f"{x:.3f}" for x in b["spikes_per_neuron"]),
+                             "readout": c["readout"], "max_spikes": " ".join(map(str, c["max_spikes"])),
+                             "run": os.path.relpath(os.path.join(common.RUNS, s["name"]), common.ROOT),
+                             "command": s["run"]["command"], "commit": s["run"]["commit"],
+                             "clean": s["run"]["clean"]})
+    return rows
+
+
+def ann_rows(datasets, seeds, skip):
+    path = os.path.join(common.RESULTS, "ann.csv")
+    if not skip:
+        cmd = [sys.executable, os.path.join(common.ROOT, "experiments", "ann_baseline.py"), "--datasets", *datasets,
+               "--seeds", *map(str, seeds)]
+        if subprocess.run(cmd).returncode != 0:
+            common.fail("the ANN baseline failed")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [dict(r, variant="ann", label="ANN 784-800-10 (ReLU, float32)") for r in csv.DictReader(f)
+                if r["dataset"] in datasets]
+
+
+def mean_std(values):
+    values = [100 * float(v) for v in values]
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+
+def table(rows, datasets):
+    lines = ["| network | " + " | ".join(datasets) + " |", "|---|" + "---|" * len(datasets)]
+    labels = []
+    for r in rows:
+        if r["label"] not in labels:
+            labels.append(r["label"])
+    for label in labels:
+        cells = []
+        for d in datasets:
+            sel = [r for r in rows if r["label"] == label and r["dataset"] == d]
+            if not sel:
+                cells.append("")
+                continue
+            spikes = ""
+            if "spikes_per_neuron" in sel[0]:
+                hidden = [float(r["spikes_per_neuron"].split()[0]) for r in sel]
+                spikes = f" ({statistics.mean(hidden):.2f} spikes/neuron)"
+            cells.append(f"{mean_std([r['test_accuracy'] for r in sel])} % (n={len(sel)}){spikes}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"], choices=["mnist", "fashion-mnist"])
+    p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    p.add_argument("--skip-ann", action="store_true", help="use experiments/results/ann.csv as it is")
+    a = p.parse_args()
+    rows = snn_rows(a.datasets, a.seeds)
+    common.write_csv(os.path.join(common.RESULTS, "accuracy.csv"), rows, FIELDS)
+    rows += ann_rows(a.datasets, a.seeds, a.skip_ann)
+    text = table(rows, a.datasets)
+    common.write_atomic(os.path.join(common.RESULTS, "accuracy.md"), text)
+    print(text + "wrote experiments/results/accuracy.csv and accuracy.md")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+#!/usr/bin/python3
+"""The ANN row of the accuracy table: a non-convolutional 784-800-10 MLP
+(ReLU, float32, softmax cross-entropy, Adam) trained on the same splits as
+spiketime (the first 50,000 training images; validation: the last 10,000;
+test: the 10,000 test images), the epoch chosen on validation.
+
+    experiments/ann_baseline.py [--datasets mnist fashion-mnist] [--seeds 1 2 3] [--epochs 20]
+
+Writes experiments/results/ann.csv. Needs Debian's python3-torch
+(scripts/install-deps.sh --experiments). Debian's torch calls whichever BLAS
+libblas.so.3 is, the slow reference one by default, so the script re-runs
+itself with the OpenBLAS of libopenblas0-pthread first on LD_LIBRARY_PATH.
+"""
+import argparse
+import gzip
+import os
+import sys
+import time
+
+OPENBLAS = "/usr/lib/x86_64-linux-gnu/openblas-pthread"
+if OPENBLAS not in os.environ.get("LD_LIBRARY_PATH", "").split(":"):
+    if not os.path.isdir(OPENBLAS):
+        print(f"ann_baseline.py: {OPENBLAS} not found: install libopenblas0-pthread "
+              "(scripts/install-deps.sh --experiments)", file=sys.stderr)
+        sys.exit(2)
+    os.environ["LD_LIBRARY_PATH"] = ":".join(filter(None, [OPENBLAS, os.environ.get("LD_LIBRARY_PATH")]))
+    os.execv(sys.executable, [sys.executable] + sys.argv)
+
+import numpy as np  # noqa: E402
+
+import common  # noqa: E402
+
+try:
+    import torch  # noqa: E402
+except ImportError:
+    common.fail("python3-torch is not installed (scripts/install-deps.sh --experiments)")
+
+DATA_DIRS = {
+    "mnist": (os.path.join(os.environ.get("SPIKETIME_DATA", os.path.join(common.ROOT, "data")), "mnist"), ""),
+    "fashion-mnist": ("/usr/share/datasets/fashion-mnist", ".gz"),
+}
+
+
+def read_idx(path):
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        common.fail(f"{path}: {e.strerror or e} (scripts/fetch-data.sh fetches the data)")
+    dims = raw[3]
+    shape = [int.from_bytes(raw[4 + 4 * d:8 + 4 * d], "big") for d in range(dims)]
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims)
+    if raw[:3] != b"\x00\x00\x08" or data.size != int(np.prod(shape)):
+        common.fail(f"{path}: not an IDX file of unsigned bytes, or truncated")
+    return data.reshape(shape)
+
+
+def load(dataset, validation_size=10000):
+    directory, ext = DATA_DIRS[dataset]
+    def split(prefix):
+        images = read_idx(f"{directory}/{prefix}-images-idx{3}-ubyte{ext}").reshape(-1, 784).astype(np.float32) / 255
+        labels = read_idx(f"{directory}/{prefix}-labels-idx1-ubyte{ext}").astype(np.int64)
+        return torch.from_numpy(images), torch.from_numpy(labels)
+    x, y = split("train")
+    n = len(y) - validation_size
+    return (x[:n], y[:n]), (x[n:], y[n:]), split("t10k")
+
+
+def accuracy(model, x, y):
+    with torch.no_grad():
+        return (model(x).argmax(1) == y).float().mean().item()
+
+
+def train(dataset, seed, epochs, batch_size, lr, threads):
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    (xt, yt), (xv, yv), (xs, ys) = load(dataset)
+    model = torch.nn.Sequential(torch.nn.Linear(784, 800), torch.nn.ReLU(), torch.nn.Linear(800, 10))
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    best = None
+    start = time.time()
+    for epoch in range(1, epochs + 1):
+        order = torch.randperm(len(yt))
+        for b in range(0, len(yt), batch_size):
+            idx = order[b:b + batch_size]
+            optimizer.zero_grad()
+            loss_fn(model(xt[idx]), yt[idx]).backward()
+            optimizer.step()
+        schedule.step()
+        val = accuracy(model, xv, yv)
+        if best is None or val > best["validation_accuracy"]:
+            best = {"epoch": epoch, "validation_accuracy": val, "test_accuracy": accuracy(model, xs, ys),
+                    "train_accuracy": accuracy(model, xt, yt)}
+        print(f"  {dataset} seed {seed} epoch {epoch}: validation {100 * val:.2f}%", flush=True)
+    return {"dataset": dataset, "seed": seed, "epochs": epochs, "batch_size": batch_size, "lr": lr,
+            "best_epoch": best["epoch"], "train_accuracy": best["train_accuracy"],
+            "validation_accuracy": best["validation_accuracy"], "test_accuracy": best["test_accuracy"],
+            "seconds": round(time.time() - start, 1), "torch": torch.__version__,
+            "commit": common.git_commit()["commit"]}
+
+
+FIELDS = ["dataset", "seed", "epochs", "batch_size", "lr", "best_epoch", "train_accuracy", "validation_accuracy",
+          "test_accuracy", "seconds", "torch", "commit"]
+CSV = os.path.join(common.RESULTS, "ann.csv")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"], choices=list(DATA_DIRS))
+    p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    a = p.parse_args()
+    rows = [train(d, s, a.epochs, a.batch_size, a.lr, a.threads) for d in a.datasets for s in a.seeds]
+    common.write_csv(CSV, rows, FIELDS)
+    for r in rows:
+        print(f"{r['dataset']} seed {r['seed']}: test {100 * r['test_accuracy']:.2f}% (epoch {r['best_epoch']})")
+    print(f"wrote {os.path.relpath(CSV, common.ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+#!/usr/bin/python3
+"""Copies the best model of each accuracy-table variant into models/: per data
+set and variant, the seed with the highest validation accuracy (never the
+test accuracy). Each model gets <name>.json beside it (the command that
+trained it, the commit, the resolved config, the chosen epoch) and a line in
+models/README.md with the figure `spiketime eval --model models/<name>.bin
+--dataset D --json` gives.
+
+    experiments/ship_models.py
+
+Run experiments/accuracy_table.py first.
+"""
+import argparse
+import csv
+import json
+import os
+import shutil
+
+import common
+
+NAMES = {"multi": "{dataset}-multi-spike-784-800-10", "single": "{dataset}-single-spike-ttfs-784-800-10"}
+MODELS = os.path.join(common.ROOT, "models")
+
+
+def main():
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
+    table = os.path.join(common.RESULTS, "accuracy.csv")
+    if not os.path.exists(table):
+        common.fail(f"{table} not found: run experiments/accuracy_table.py first")
+    with open(table) as f:
+        rows = [r for r in csv.DictReader(f) if r["variant"] in NAMES]
+    lines = ["# Shipped models", "",
+             "Written by `experiments/ship_models.py` from the runs of `experiments/accuracy_table.py`: per data set",
+             "and variant, the seed with the best validation accuracy. Each `.json` beside a model holds the exact",
+             "command that trained it, the commit, the resolved config and the chosen epoch. The accuracy column is",
+             "what the eval command prints (`accuracy`), on the 10,000 test images.", "",
+             "| model | trained by | eval command | test accuracy | spikes per neuron (hidden, output) |",
+             "|---|---|---|---|---|"]
+    os.makedirs(MODELS, exist_ok=True)
+    for (dataset, variant) in sorted({(r["dataset"], r["variant"]) for r in rows}):
+        candidates = [r for r in rows if r["dataset"] == dataset and r["variant"] == variant]
+        best = max(candidates, key=lambda r: (float(r["validation_accuracy"]), -int(r["seed"])))
+        name = NAMES[variant].format(dataset=dataset)
+        target = os.path.join(MODELS, name + ".bin")
+        tmp = target + ".tmp"
+        shutil.copyfile(os.path.join(common.ROOT, best["run"], "model.bin"), tmp)
+        os.replace(tmp, target)
+        summary = common.summary(os.path.basename(best["run"]))
+        rel = os.path.relpath(target, common.ROOT)
+        eval_cmd = f"build/spiketime eval --model {rel} --dataset {dataset} --json"
+        result = common.evaluate(target, dataset)
+        common.write_atomic(os.path.join(MODELS, name + ".json"), json.dumps({
+            "model": rel, "trained_by": summary["run"]["command"], "commit": summary["run"]["commit"],
+            "tree_clean": summary["run"]["clean"], "chosen_epoch": summary["best"]["epoch"],
+            "validation_accuracy": summary["best"]["validation_accuracy"], "eval_command": eval_cmd,
+            "test_accuracy": result["accuracy"], "spikes_per_neuron": result["spikes_per_neuron"],
+            "config": summary["config"]}, indent=1) + "\n")
+        spikes = ", ".join(f"{x:.2f}" for x in result["spikes_per_neuron"])
+        lines.append(f"| `{rel}` | `{summary['run']['command']}` | `{eval_cmd}` | "
+                     f"{100 * result['accuracy']:.2f} % | {spikes} |")
+        print(f"{rel}: seed {best['seed']}, test {100 * result['accuracy']:.2f}%")
+    common.write_atomic(os.path.join(MODELS, "README.md"), "\n".join(lines) + "\n")
+    print("wrote models/README.md")
+
+
+if __name__ == "__main__":
+    main()

@@ -7,8 +7,10 @@ two-hidden-layer multi-spike network and the ANN of the same size.
     experiments/accuracy_table.py [--datasets mnist fashion-mnist] [--seeds 1 2 3] [--skip-ann]
 
 Each SNN run uses experiments/configs/<dataset>-<variant>.json and lands in
-runs/experiments/<dataset>-<variant>-seed<N>/ (finished runs are reused,
-interrupted ones resumed). Writes experiments/results/accuracy.csv (one line
+runs/experiments/<dataset>-<variant>[-<readout>]-seed<N>/ (finished runs are
+reused, interrupted ones resumed). The multi-spike network's readout is
+chosen on validation: both readouts are trained with the first seed, and the
+better one on validation is used for the other seeds and the two-layer net. Writes experiments/results/accuracy.csv (one line
 per run) and accuracy.md (the table), and the ANN rows through
 ann_baseline.py (experiments/results/ann.csv).
 """
@@ -26,19 +28,33 @@ VARIANTS = [  # (variant, label, seeds): the two-layer network is run on the fir
     ("single", "SNN 784-800-10, single-spike (TTFS)", None),
     ("multi-2layer", "SNN 784-800-800-10, multi-spike", 1),
 ]
+READOUTS = ["first_spike", "all_spikes"]
 FIELDS = ["dataset", "variant", "seed", "best_epoch", "epochs", "validation_accuracy", "test_accuracy",
           "train_accuracy", "spikes_per_neuron", "readout", "max_spikes", "run", "command", "commit", "clean"]
+
+
+def snn_run(dataset, variant, seed, readout=None):
+    name = f"{dataset}-{variant}{'-' + readout.replace('_', '-') if readout else ''}-seed{seed}"
+    settings = {"seed": seed, **({"readout": readout} if readout else {})}
+    return common.train(name, dataset, config=f"{dataset}-{variant}.json", settings=settings)
 
 
 def snn_rows(datasets, seeds):
     rows = []
     for dataset in datasets:
+        trials = {r: snn_run(dataset, "multi", seeds[0], r) for r in READOUTS}
+        readout = max(READOUTS, key=lambda r: trials[r]["best"]["validation_accuracy"])
+        print(f"{dataset}: multi-spike readout chosen on validation: {readout} ("
+              + ", ".join(f"{r} {100 * t['best']['validation_accuracy']:.2f}%" for r, t in trials.items()) + ")")
         for variant, label, n_seeds in VARIANTS:
             for seed in seeds[:n_seeds]:
-                s = common.train(f"{dataset}-{variant}-seed{seed}", dataset, config=f"{dataset}-{variant}.json",
-                                 settings={"seed": seed})
+                s = snn_run(dataset, variant, seed, readout if variant.startswith("multi") else None)
                 b, c = s["best"], s["config"]
-                rows.append({"dataset": dataset, "variant": variant, "label": label, "seed": seed,
+                if variant.startswith("multi"):
+                    label_used = f"{label}, {readout.replace('_', '-')} readout"
+                else:
+                    label_used = label
+                rows.append({"dataset": dataset, "variant": variant, "label": label_used, "seed": seed,
                              "best_epoch": b["epoch"], "epochs": c["epochs"],
                              "validation_accuracy": b["validation_accuracy"], "test_accuracy": b["test_accuracy"],
                              "train_accuracy": b["train_accuracy"],

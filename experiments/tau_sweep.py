@@ -2,9 +2,9 @@
 """Figure 2: test accuracy and spikes per hidden neuron against the time
 constants, multi-spike and single-spike, on MNIST and Fashion-MNIST.
 
-    experiments/tau_sweep.py [--datasets mnist fashion-mnist] [--train-limit 20000] [--epochs 4]
+    experiments/tau_sweep.py [--datasets mnist fashion-mnist] [--train-limit 10000] [--epochs 3]
 
-Two sweeps around the default (tau_m 10, tau_s 5): tau_s with tau_m = 2 tau_s
+Two sweeps through the library default (tau_m 10, tau_s 5): tau_s with tau_m = 2 tau_s
 (the ratio fixed), and tau_m with tau_s = 5 fixed. Everything else is the
 data set's experiments/configs/<dataset>-<mode>.json, so these are shorter
 runs than the accuracy table's (the first --train-limit training images,
@@ -17,8 +17,8 @@ import os
 
 import common
 
-TAU_S = [1.25, 2.5, 5.0, 10.0, 20.0]  # with tau_m = 2 tau_s
-TAU_M = [2.5, 5.0, 10.0, 20.0, 40.0]  # with tau_s = 5
+TAU_S = [1.25, 2.5, 5.0, 10.0, 20.0, 40.0]  # with tau_m = 2 tau_s
+TAU_M = [2.5, 5.0, 10.0, 20.0, 40.0, 80.0]  # with tau_s = 5
 MODES = {"multi": "multi-spike", "single": "single-spike (TTFS)"}
 FIELDS = ["dataset", "mode", "sweep", "tau_m", "tau_s", "best_epoch", "validation_accuracy", "test_accuracy",
           "hidden_spikes_per_neuron", "output_spikes_per_neuron", "hidden_silent_fraction", "run", "command",
@@ -82,19 +82,22 @@ def plot(rows, datasets, train_limit, epochs, path):
             acc_ax.set_ylabel("test accuracy (%)")
             spk_ax.set_ylabel("spikes per hidden neuron")
             spk_ax.set_xlabel(xlabel)
+            ticks = TAU_S if sweep == "tau_s" else TAU_M
             for ax in (acc_ax, spk_ax):
                 ax.set_xscale("log", base=2)
+                ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+                ax.minorticks_off()
                 ax.grid(alpha=0.3)
             acc_ax.legend(fontsize=8)
-    fig.suptitle(f"784-800-10, {train_limit} training images, {epochs} epochs, seed 1 (star: best)")
+    fig.suptitle(f"784-800-10, {train_limit} training images, {epochs} epoch{"s" if epochs > 1 else ""}, seed 1 (star: best)")
     common.save_figure(fig, path)
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"], choices=["mnist", "fashion-mnist"])
-    p.add_argument("--train-limit", type=int, default=20000)
-    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--train-limit", type=int, default=10000)
+    p.add_argument("--epochs", type=int, default=3)
     a = p.parse_args()
     rows = run_all(a.datasets, a.train_limit, a.epochs)
     common.write_csv(os.path.join(common.RESULTS, "tau_sweep.csv"), rows, FIELDS)

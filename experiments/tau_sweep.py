@@ -89,7 +89,8 @@ def plot(rows, datasets, train_limit, epochs, path):
                 ax.minorticks_off()
                 ax.grid(alpha=0.3)
             acc_ax.legend(fontsize=8)
-    fig.suptitle(f"784-800-10, {train_limit} training images, {epochs} epoch{"s" if epochs > 1 else ""}, seed 1 (star: best)")
+    plural = "s" if epochs > 1 else ""
+    fig.suptitle(f"784-800-10, {train_limit} training images, {epochs} epoch{plural}, seed 1 (star: best)")
     common.save_figure(fig, path)
 
 

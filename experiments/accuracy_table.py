@@ -108,8 +108,9 @@ def table(rows, datasets):
             spikes = ""
             if "spikes_per_neuron" in sel[0]:
                 hidden = [float(r["spikes_per_neuron"].split()[0]) for r in sel]
-                spikes = f" ({statistics.mean(hidden):.2f} spikes/neuron)"
-            cells.append(f"{mean_std([r['test_accuracy'] for r in sel])} % (n={len(sel)}){spikes}")
+                spikes = f"; {statistics.mean(hidden):.2f} spikes per (first) hidden neuron"
+            per_seed = ", ".join(f"{100 * float(r['test_accuracy']):.2f}" for r in sel)
+            cells.append(f"{mean_std([r['test_accuracy'] for r in sel])} % (seeds: {per_seed}){spikes}")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

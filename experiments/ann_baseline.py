@@ -4,7 +4,7 @@
 spiketime (the first 50,000 training images; validation: the last 10,000;
 test: the 10,000 test images), the epoch chosen on validation.
 
-    experiments/ann_baseline.py [--datasets mnist fashion-mnist] [--seeds 1 2 3] [--epochs 20]
+    experiments/ann_baseline.py [--datasets mnist fashion-mnist] [--seeds 1 2 3] [--epochs 10] [--batch-size 128]
 
 Writes experiments/results/ann.csv. Needs Debian's python3-torch
 (scripts/install-deps.sh --experiments). Debian's torch calls whichever BLAS
@@ -111,8 +111,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"], choices=list(DATA_DIRS))
     p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--threads", type=int, default=os.cpu_count())
     a = p.parse_args()

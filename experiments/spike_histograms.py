@@ -64,7 +64,7 @@ def plot(rows, path):
     sweeps = sorted({(r["source"], r["dataset"]) for r in rows if r["source"].startswith("sweep-")})
     n_rows = 1 + (1 if sweeps else 0)
     fig, axes = plt.subplots(n_rows, 2 * len(datasets), figsize=(5 * len(datasets) * 2, 3.6 * n_rows),
-                             squeeze=False)
+                             squeeze=False, constrained_layout=True)
     for d, dataset in enumerate(datasets):
         for layer, title in enumerate(["hidden layer", "output layer"]):
             ax = axes[0][2 * d + layer]

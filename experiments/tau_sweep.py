@@ -63,7 +63,8 @@ def plot(rows, datasets, train_limit, epochs, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2 * len(datasets), 2, figsize=(10, 4.2 * len(datasets)), sharex="col", squeeze=False)
+    fig, axes = plt.subplots(2 * len(datasets), 2, figsize=(10, 4.6 * len(datasets)), sharex="col", squeeze=False,
+                             constrained_layout=True)
     for d, dataset in enumerate(datasets):
         for col, (sweep, xlabel) in enumerate([("tau_s", "tau_s (tau_m = 2 tau_s)"),
                                                 ("tau_m", "tau_m (tau_s = 5)")]):

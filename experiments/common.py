@@ -35,6 +35,7 @@ def write_atomic(path, text):
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
     with os.fdopen(fd, "w") as f:
         f.write(text)
+    os.chmod(tmp, 0o644)  # mkstemp makes it private
     os.replace(tmp, path)
 
 
@@ -101,6 +102,7 @@ def write_csv(path, rows, fields):
         w.writeheader()
         for r in rows:
             w.writerow({k: r.get(k, "") for k in fields})
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 

@@ -7,6 +7,7 @@ tree was clean). A run whose model.bin and run.json exist is not run again,
 so an interrupted script picks up where it stopped.
 """
 import csv
+import io
 import json
 import os
 import subprocess
@@ -33,7 +34,7 @@ def git_commit():
 def write_atomic(path, text):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
+    with os.fdopen(fd, "w", newline="") as f:
         f.write(text)
     os.chmod(tmp, 0o644)  # mkstemp makes it private
     os.replace(tmp, path)
@@ -95,15 +96,12 @@ def evaluate(model, dataset, split="test", threads=None):
 
 
 def write_csv(path, rows, fields):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-    with os.fdopen(fd, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: r.get(k, "") for k in fields})
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    text = io.StringIO(newline="")
+    w = csv.DictWriter(text, fieldnames=fields)
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: r.get(k, "") for k in fields})
+    write_atomic(path, text.getvalue())
 
 
 def save_figure(fig, path):

@@ -54,6 +54,15 @@ def collect():
     return rows
 
 
+def style_panel(ax, title):
+    ax.set_yscale("log")
+    ax.set_title(title)
+    ax.set_xlabel("spikes per neuron and test image")
+    ax.set_ylabel("fraction of (image, neuron) pairs")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+
+
 def plot(rows, path):
     import matplotlib
     matplotlib.use("Agg")
@@ -74,12 +83,7 @@ def plot(rows, path):
                     continue
                 ks = [r["spikes"] for r in sel]
                 ax.plot(ks, [r["fraction"] for r in sel], "-o", markersize=3, label=source)
-            ax.set_yscale("log")
-            ax.set_title(f"{dataset}, {title}")
-            ax.set_xlabel("spikes per neuron and test image")
-            ax.set_ylabel("fraction of (image, neuron) pairs")
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
+            style_panel(ax, f"{dataset}, {title}")
     if sweeps:
         for d, dataset in enumerate(datasets):
             for m, mode in enumerate(["sweep-multi", "sweep-single"]):
@@ -89,12 +93,7 @@ def plot(rows, path):
                     pts = [r for r in sel if float(r["tau_s"]) == tau_s]
                     ax.plot([r["spikes"] for r in pts], [r["fraction"] for r in pts], "-o", markersize=3,
                             label=f"tau_s {tau_s:g}, tau_m {2 * tau_s:g}")
-                ax.set_yscale("log")
-                ax.set_title(f"{dataset}, hidden layer, {mode[6:]}-spike sweep")
-                ax.set_xlabel("spikes per neuron and test image")
-                ax.set_ylabel("fraction of pairs")
-                ax.grid(alpha=0.3)
-                ax.legend(fontsize=7)
+                style_panel(ax, f"{dataset}, hidden layer, {mode[6:]}-spike sweep")
     common.save_figure(fig, path)
 
 

@@ -37,7 +37,7 @@ void perturb_spike_train(SpikeTrain& train, double drop, double sigma, double t_
   std::mt19937_64 rng(seed);
   // Uniforms and Box-Muller on the generator's raw bits, so that every platform draws alike.
   auto uniform = [&] { return (static_cast<double>(rng() >> 11) + 0.5) * 0x1.0p-53; };
-  SpikeTrain kept;
+  std::size_t kept = 0;  // the spikes kept are compacted to the front, in place
   for (std::size_t k = 0; k < train.size(); ++k) {
     if (drop > 0.0 && uniform() < drop) continue;
     double t = train.times[k];
@@ -45,9 +45,12 @@ void perturb_spike_train(SpikeTrain& train, double drop, double sigma, double t_
       const double gauss = std::sqrt(-2.0 * std::log(uniform())) * std::cos(2.0 * std::numbers::pi * uniform());
       t = std::clamp(t + sigma * gauss, 0.0, t_max);
     }
-    kept.push(t, train.neurons[k]);
+    train.times[kept] = t;
+    train.neurons[kept] = train.neurons[k];
+    ++kept;
   }
-  train = std::move(kept);
+  train.times.resize(kept);
+  train.neurons.resize(kept);
   sort_spike_train(train);
 }
 

@@ -44,7 +44,9 @@ std::string message_of(const std::function<void()>& f) {
 
 class ModelFile : public ::testing::Test {
  protected:
-  fs::path dir = fs::temp_directory_path() / "spiketime_model_file";
+  // One directory per test: ctest -j runs the tests of this fixture at once.
+  fs::path dir = fs::temp_directory_path() /
+                 ("spiketime_model_file_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
   std::string path = (dir / "model.bin").string();
   void SetUp() override { fs::create_directories(dir); }
   void TearDown() override { fs::remove_all(dir); }

@@ -140,6 +140,39 @@ ReadoutResult run_sample(const Model& model, const float* features, int label, S
   return r;
 }
 
+// The constants of one optimizer step.
+struct OptimizerStep {
+  double lr, beta1, beta2, eps, bias1, bias2, momentum, weight_decay;
+};
+
+// Adam (decoupled weight decay) on n weights with gradient g * factor;
+// clears g. Free functions over restrict pointers, every constant a local, so
+// that the loops vectorize (square root and division included): a lambda
+// reading them through its captures stayed scalar.
+void adam_step(const OptimizerStep& s, double factor, std::size_t n, double* __restrict w, double* __restrict m,
+               double* __restrict v, double* __restrict g) {
+  const double lr = s.lr, b1 = s.beta1, b2 = s.beta2, eps = s.eps, bias1 = s.bias1, bias2 = s.bias2,
+               decay = s.weight_decay;
+  for (std::size_t k = 0; k < n; ++k) {
+    const double gk = g[k] * factor;
+    m[k] = b1 * m[k] + (1.0 - b1) * gk;
+    v[k] = b2 * v[k] + (1.0 - b2) * gk * gk;
+    w[k] -= lr * ((m[k] / bias1) / (std::sqrt(v[k] / bias2) + eps) + decay * w[k]);
+    g[k] = 0.0;
+  }
+}
+
+// SGD with momentum, likewise.
+void momentum_step(const OptimizerStep& s, double factor, std::size_t n, double* __restrict w,
+                   double* __restrict velocity, double* __restrict g) {
+  const double lr = s.lr, mu = s.momentum, decay = s.weight_decay;
+  for (std::size_t k = 0; k < n; ++k) {
+    velocity[k] = mu * velocity[k] + g[k] * factor;
+    w[k] -= lr * (velocity[k] + decay * w[k]);
+    g[k] = 0.0;
+  }
+}
+
 }  // namespace
 
 PassStats evaluate(const Model& model, const Dataset& data, ThreadPool& pool) {
@@ -288,29 +321,16 @@ void Trainer::apply_update(std::size_t batch, double lr) {
     }
   }
 
-  // The optimizer on n contiguous weights with averaged gradient g; clears g.
-  // Plain loops over restrict pointers, so that they vectorize.
-  const double decay = config_.weight_decay;
-  auto step = [&](std::size_t l, std::size_t offset, std::size_t n, double* __restrict g, double factor) {
-    double* __restrict w = model_.net.layers[l].weights.data() + offset;
-    double* __restrict m = moment1_[l].data() + offset;
+  const OptimizerStep opt{lr, config_.beta1, config_.beta2, config_.adam_eps, bias1, bias2,
+                           config_.momentum, config_.weight_decay};
+  // The optimizer on n contiguous weights of layer l; clears g.
+  auto step = [&](std::size_t l, std::size_t offset, std::size_t n, double* g, double factor) {
+    double* w = model_.net.layers[l].weights.data() + offset;
+    double* m = moment1_[l].data() + offset;
     if (adam) {
-      double* __restrict v = moment2_[l].data() + offset;
-      const double b1 = config_.beta1, b2 = config_.beta2, eps = config_.adam_eps;
-      for (std::size_t k = 0; k < n; ++k) {
-        const double gk = g[k] * factor;
-        m[k] = b1 * m[k] + (1.0 - b1) * gk;
-        v[k] = b2 * v[k] + (1.0 - b2) * gk * gk;
-        w[k] -= lr * ((m[k] / bias1) / (std::sqrt(v[k] / bias2) + eps) + decay * w[k]);
-        g[k] = 0.0;
-      }
+      adam_step(opt, factor, n, w, m, moment2_[l].data() + offset, g);
     } else {
-      const double mu = config_.momentum;
-      for (std::size_t k = 0; k < n; ++k) {
-        m[k] = mu * m[k] + g[k] * factor;
-        w[k] -= lr * (m[k] + decay * w[k]);
-        g[k] = 0.0;
-      }
+      momentum_step(opt, factor, n, w, m, g);
     }
   };
 

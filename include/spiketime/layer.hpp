@@ -55,22 +55,37 @@ struct LayerTrace {
 
 // Reusable scratch memory: one per thread, so that no pass allocates once warm.
 struct LayerWorkspace {
-  // Forward: the neuron state, double-buffered (the step writes v, i from
-  // v_before, i_before, then they swap), per-neuron thresholds (infinite once
-  // max_spikes is used up), a zero row for the last step, and the neurons the
-  // screen flagged (padded to a multiple of 8 for the word-wise scan).
-  std::vector<double> v, i, v_before, i_before, threshold, no_jump;
-  std::vector<uint8_t> flags;
+  // Forward. The input train as steps: each distinct input time, with the
+  // decay since the previous step (dt = 0 for the first) and the range of
+  // input spikes at that time.
+  struct Step {
+    double t0, dt;  // the step moves the state from t0 to t0 + dt, then adds the jumps
+    Decay f;
+    uint32_t first, last;
+  };
+  std::vector<Step> steps;
+  // Per neuron (padded to whole blocks): the threshold, infinite once
+  // max_spikes is used up or for padding.
+  std::vector<double> threshold;
   struct PendingSpike {
     double time;
     int32_t neuron;
+    uint32_t step;  // the step in which the neuron crossed
     double current;
   };
-  std::vector<PendingSpike> pending;  // spikes of one step, before sorting by time
-  // Reverse: lambda per output spike, the reset chain per neuron, and the
-  // three per-neuron sums of the sweep over input spikes.
+  std::vector<PendingSpike> pending, sorted;  // spikes in neuron-block order, then in time order
+  // Counting sorts (forward: spikes by step; reverse: output spikes by block):
+  // where each group starts, and the indices in group order.
+  std::vector<uint32_t> group_start, order;
+  // Reverse: lambda per output spike, the reset chain per neuron; per output
+  // spike the input after which it enters the sums and its decay from there; per
+  // input spike the shift factors to the previous input and the lane sums of
+  // dL/dt.
   std::vector<double> lambda, reset_sum, reset_time;
-  std::vector<double> acc_m, acc_s, acc_kappa;
+  std::vector<int32_t> entry;
+  std::vector<Decay> entry_decay;
+  std::vector<Decay> shift;
+  std::vector<double> slope_lanes, slope_tail;
 };
 
 // Guard against grazing crossings, where dV/dt at threshold is near zero and
@@ -87,7 +102,8 @@ void layer_forward(const Layer& layer, const SpikeTrain& input, double t_end, La
 
 // Given dL/dt for every output spike (same order as trace.spikes), adds dL/dw
 // to grad_weights (layout of Layer::weights) and writes dL/dt for every input
-// spike to grad_input_times (size input.size()).
+// spike to grad_input_times (size input.size()), unless it is null (the
+// first layer in training: the data's spike times have no parameters).
 void layer_backward(const Layer& layer, const SpikeTrain& input, const LayerTrace& trace,
                     const double* grad_output_times, GradientGuard guard, double* grad_weights,
                     double* grad_input_times, LayerWorkspace& ws);

@@ -18,10 +18,14 @@ struct Network {
   void validate() const;
 };
 
-// dL/dw for every layer (layout of Layer::weights) and dL/dt for every input spike.
+// dL/dw for every layer (layout of Layer::weights) and dL/dt for every input
+// spike (unless with_input_times is off, as in training, where the data's
+// spike times have no parameters: that saves a third of the first layer's
+// reverse pass).
 struct NetworkGradient {
   std::vector<std::vector<double>> weights;
   std::vector<double> input_times;
+  bool with_input_times = true;
 
   void reset(const Network& net);  // shaped like net, all zero
 };
@@ -39,7 +43,8 @@ void network_forward(const Network& net, const SpikeTrain& input, NetworkWorkspa
 
 // Reverse pass after network_forward on the same input: grad_last_layer holds
 // dL/dt for each spike of the last layer. Adds dL/dw into grad.weights and
-// writes dL/dt of every input spike into grad.input_times.
+// writes dL/dt of every input spike into grad.input_times (left empty without
+// grad.with_input_times).
 void network_backward(const Network& net, const SpikeTrain& input, const std::vector<double>& grad_last_layer,
                       GradientGuard guard, NetworkGradient& grad, NetworkWorkspace& ws);
 

@@ -6,6 +6,10 @@
 #include <cmath>
 #include <limits>
 
+#if defined(__AVX512DQ__)
+#include <immintrin.h>
+#endif
+
 namespace spiketime {
 
 SpikeTrain merge_spike_lists(const std::vector<std::vector<double>>& per_neuron) {
@@ -29,13 +33,75 @@ std::vector<std::vector<double>> split_spike_train(const SpikeTrain& train, int 
 
 namespace {
 
+// Both sweeps run neuron block by neuron block over the whole input train,
+// with the block's state in vector registers: the neurons of a layer do not
+// interact, so each block can be simulated (and reversed) on its own, and the
+// state of 800 neurons never goes back and forth through memory per event.
+// A block is kVecs vectors of kLanes neurons: wide enough that each visit to
+// a weight row reads whole cache lines, narrow enough for the registers.
+constexpr int kLanes = 8;
+constexpr int kVecs = 4;
+constexpr int kBlock = kLanes * kVecs;
+typedef double Lanes __attribute__((vector_size(kLanes * sizeof(double))));
+typedef int64_t LaneMask __attribute__((vector_size(kLanes * sizeof(int64_t))));
+// Weight rows are prefetched this many input spikes ahead: a block visits
+// each row once per sample, so nothing else brings them in ahead of time.
+constexpr uint32_t kPrefetchAhead = 8;
+
+// The first `width` doubles at p; the other lanes are zero. A whole block is
+// one vector load (a memcpy of variable size would be a slow string copy).
+Lanes load(const double* p, int width) {
+  Lanes x{};
+  if (width == kLanes) {
+    std::memcpy(&x, p, sizeof x);
+  } else {
+    for (int l = 0; l < width; ++l) x[l] = p[l];
+  }
+  return x;
+}
+
+void store(double* p, Lanes x, int width) {
+  if (width == kLanes) {
+    std::memcpy(p, &x, sizeof x);
+  } else {
+    for (int l = 0; l < width; ++l) p[l] = x[l];
+  }
+}
+
+// A stable counting sort: order gets the indices [0, count) grouped by
+// key(i) < n_keys, and start[k] where the group of key k begins (start has
+// n_keys + 1 entries).
+template <class Key>
+void group_by(std::size_t count, std::size_t n_keys, Key key, std::vector<uint32_t>& start,
+              std::vector<uint32_t>& order) {
+  start.assign(n_keys + 1, 0);
+  for (std::size_t i = 0; i < count; ++i) ++start[key(i) + 1];
+  for (std::size_t k = 0; k < n_keys; ++k) start[k + 1] += start[k];
+  order.resize(count);
+  for (std::size_t i = 0; i < count; ++i) order[start[key(i)]++] = static_cast<uint32_t>(i);
+  // Each start[k] now holds the end of group k, which is where group k + 1 begins.
+  for (std::size_t k = n_keys; k > 0; --k) start[k] = start[k - 1];
+  start[0] = 0;
+}
+
+// Bit l set where lane l of the mask is set (one instruction with AVX-512).
+uint32_t lane_bits(LaneMask m) {
+#if defined(__AVX512DQ__)
+  return _mm512_movepi64_mask(reinterpret_cast<__m512i>(m));
+#else
+  uint32_t bits = 0;
+  for (int l = 0; l < kLanes; ++l) bits |= static_cast<uint32_t>(m[l] & 1) << l;
+  return bits;
+#endif
+}
+
+
 // Exact search, for one neuron flagged by the vectorized screen, of every
 // threshold crossing in (t0, t0 + dt] starting from state x (f: the decay
-// factors of dt); appends them to ws.pending and leaves the neuron's state at
-// t0 + dt in ws.v.
-void resolve_crossings(const Layer& layer, int n, NeuronState x, double t0, double dt, const Decay& f,
-                       LayerTrace& trace, LayerWorkspace& ws, CrossingSolver solver) {
-  const NeuronParams& p = layer.neuron;
+// factors of dt); appends them to ws.pending. Returns whether it spiked and
+// then sets v_end to its potential at t0 + dt.
+bool resolve_crossings(const NeuronParams& p, int n, uint32_t step, NeuronState x, double t0, double dt, const Decay& f,
+                       LayerTrace& trace, LayerWorkspace& ws, CrossingSolver solver, double& v_end) {
   const double i_start = x.i;
   // With tau_m == 2 tau_s everything follows from q = exp(-s/tau_m): the
   // crossing's own factor, the current (i_start q_elapsed^2) and the potential
@@ -59,7 +125,7 @@ void resolve_crossings(const Layer& layer, int n, NeuronState x, double t0, doub
       elapsed += s;
       current = i_start * std::exp(-elapsed / p.tau_s);
     }
-    ws.pending.push_back({t0 + elapsed, n, current});
+    ws.pending.push_back({t0 + elapsed, n, step, current});
     spiked = true;
     if (++trace.spike_counts[n] == p.max_spikes) {
       ws.threshold[n] = std::numeric_limits<double>::infinity();  // silent from now on
@@ -67,151 +133,248 @@ void resolve_crossings(const Layer& layer, int n, NeuronState x, double t0, doub
     }
     x = {0.0, current};  // V reached theta exactly and drops by theta
   }
-  if (!spiked) return;
+  if (!spiked) return false;
   if (by_factors) {
     const double q_rest = std::min(1.0, f.m / q_elapsed);
-    ws.v[n] = x.v * q_rest + x.i * q_rest * (1.0 - q_rest);
+    v_end = x.v * q_rest + x.i * q_rest * (1.0 - q_rest);
   } else {
-    ws.v[n] = evolve(x, dt - elapsed, p).v;
+    v_end = evolve(x, dt - elapsed, p).v;
   }
+  return true;
 }
 
-// The vectorized pass of advance(): from the states before the step, writes
-// the decayed states (plus the jump) and flags the neurons that may have
-// crossed; returns how many. With kBudget the threshold is per neuron (infinite
-// for a neuron that has used up max_spikes). Kept a function of its own over
-// restrict pointers so that it vectorizes.
-template <bool kBudget>
-int64_t decay_all(int n_out, const Decay& f, double theta, const double* __restrict threshold,
-                  const double* __restrict jump, const double* __restrict v_before,
-                  const double* __restrict i_before, double* __restrict v, double* __restrict cur,
-                  uint8_t* __restrict flags) {
-  int64_t flagged = 0;
-  for (int n = 0; n < n_out; ++n) {
-    const double th = kBudget ? threshold[n] : theta;
-    const double v0 = v_before[n], c0 = i_before[n];
-    const double v1 = f.m * v0 + f.kappa * c0, c1 = f.s * c0;
-    v[n] = v1;
-    cur[n] = c1 + jump[n];
-    const bool may_cross = (v1 >= th) | ((c1 < v1) & (c0 >= th) & (c0 > v0));
-    flags[n] = may_cross;
-    flagged += may_cross ? 1 : 0;
+// Simulates neurons [b, b + width) over all steps. Each step decays the
+// states, then adds the weight rows of the step's input spikes to the
+// currents (a spike at exactly t0 + dt is found before the jump, which cannot
+// cause it). The vectorized screen flags the neurons that may have crossed
+// threshold in the step; only those get the exact scalar search. A crossing
+// needs V(t0+dt) >= theta, or an interior peak, whose height is I at the peak
+// (< I(t0)) and which requires V to be rising at t0 (I > V) and falling at
+// t0 + dt (I < V).
+// kUsed: the vectors the block needs, ceil(width / kLanes); only the last
+// may be partial.
+template <int kUsed>
+void forward_block(const Layer& layer, const SpikeTrain& input, int b, int width, LayerTrace& trace,
+                   LayerWorkspace& ws, CrossingSolver solver) {
+  const auto n = static_cast<std::size_t>(layer.n_out);
+  const double* weights = layer.weights.data() + b;
+  const int32_t* inputs = input.neurons.data();
+  const auto n_inputs = static_cast<uint32_t>(input.size());
+  const int last_width = width - (kUsed - 1) * kLanes;
+  // Indexed by constants only (after unrolling), so that they stay in registers.
+  Lanes v[kUsed], c[kUsed], th[kUsed];
+  for (int q = 0; q < kUsed; ++q) {
+    v[q] = Lanes{};
+    c[q] = Lanes{};
+    th[q] = load(ws.threshold.data() + b + q * kLanes, kLanes);
   }
-  return flagged;
-}
-
-// Moves every neuron from t0 to t0 + dt, then adds the weight row `jump` of
-// the input spike at t0 + dt to the currents (a spike at exactly t0 + dt is
-// found before the jump, which cannot cause it). The vectorized pass decays
-// all states and flags the neurons that may have crossed threshold; only
-// those get the exact scalar search. A crossing needs V(t0+dt) >= theta, or an
-// interior peak, whose height is I at the peak (< I(t0)) and which requires V
-// to be rising at t0 (I > V) and falling at t0 + dt (I < V).
-void advance(const Layer& layer, double t0, double dt, const double* jump, LayerTrace& trace, LayerWorkspace& ws,
-             CrossingSolver solver) {
-  const int n_out = layer.n_out;
-  if (!(dt > 0.0)) {
-    double* cur = ws.i.data();
-    for (int n = 0; n < n_out; ++n) cur[n] += jump[n];
-    return;
-  }
-  // Double buffering: the state before the step moves to the *_before arrays
-  // (a swap, not a copy) and the pass writes the new state.
-  std::swap(ws.v, ws.v_before);
-  std::swap(ws.i, ws.i_before);
-  const Decay f = decay(dt, layer.neuron);
-  const double* v_before = ws.v_before.data();
-  const double* i_before = ws.i_before.data();
-  uint8_t* flags = ws.flags.data();
-  const int64_t flagged =
-      layer.neuron.max_spikes > 0
-          ? decay_all<true>(n_out, f, layer.neuron.theta, ws.threshold.data(), jump, v_before, i_before, ws.v.data(),
-                            ws.i.data(), flags)
-          : decay_all<false>(n_out, f, layer.neuron.theta, nullptr, jump, v_before, i_before, ws.v.data(),
-                             ws.i.data(), flags);
-  if (flagged == 0) return;
-  ws.pending.clear();
-  // Scan the flags eight at a time (the array is padded with zeros).
-  for (int base = 0; base < n_out; base += 8) {
-    uint64_t word;
-    std::memcpy(&word, flags + base, 8);
-    for (; word != 0; word &= word - 1) {
-      const int n = base + std::countr_zero(word) / 8;
-      resolve_crossings(layer, n, {v_before[n], i_before[n]}, t0, dt, f, trace, ws, solver);
+  for (uint32_t k = 0; k < ws.steps.size(); ++k) {
+    const LayerWorkspace::Step& s = ws.steps[k];
+    if (s.dt > 0.0) {
+      Lanes v1[kUsed], c1[kUsed];
+      uint32_t flagged = 0;
+      for (int q = 0; q < kUsed; ++q) {
+        v1[q] = s.f.m * v[q] + s.f.kappa * c[q];
+        c1[q] = s.f.s * c[q];
+        const LaneMask may_cross = (v1[q] >= th[q]) | ((c1[q] < v1[q]) & (c[q] >= th[q]) & (c[q] > v[q]));
+        flagged |= lane_bits(may_cross) << (q * kLanes);
+      }
+      if (flagged != 0) {
+        // The scalar search works on copies in memory.
+        double v0s[kUsed * kLanes], c0s[kUsed * kLanes], v1s[kUsed * kLanes];
+        for (int q = 0; q < kUsed; ++q) {
+          store(v0s + q * kLanes, v[q], kLanes);
+          store(c0s + q * kLanes, c[q], kLanes);
+          store(v1s + q * kLanes, v1[q], kLanes);
+        }
+        for (; flagged != 0; flagged &= flagged - 1) {
+          const int lane = std::countr_zero(flagged);
+          resolve_crossings(layer.neuron, b + lane, k, {v0s[lane], c0s[lane]}, s.t0, s.dt, s.f, trace, ws, solver,
+                            v1s[lane]);
+        }
+        for (int q = 0; q < kUsed; ++q) {
+          v1[q] = load(v1s + q * kLanes, kLanes);
+          th[q] = load(ws.threshold.data() + b + q * kLanes, kLanes);
+        }
+      }
+      for (int q = 0; q < kUsed; ++q) {
+        v[q] = v1[q];
+        c[q] = c1[q];
+      }
+    }
+    for (uint32_t e = s.first; e < s.last; ++e) {
+      if (e + kPrefetchAhead < n_inputs) {
+        const double* ahead = weights + static_cast<std::size_t>(inputs[e + kPrefetchAhead]) * n;
+        for (int q = 0; q < kUsed; ++q) __builtin_prefetch(ahead + q * kLanes);
+      }
+      const double* row = weights + static_cast<std::size_t>(inputs[e]) * n;
+      for (int q = 0; q + 1 < kUsed; ++q) c[q] += load(row + q * kLanes, kLanes);
+      c[kUsed - 1] += load(row + (kUsed - 1) * kLanes, last_width);
     }
   }
-  if (ws.pending.size() > 1) {
-    std::sort(ws.pending.begin(), ws.pending.end(), [](const auto& a, const auto& b) {
-      return a.time < b.time || (a.time == b.time && a.neuron < b.neuron);
-    });
+}
+
+// Moves the pending spikes into the trace in time order (ties by neuron):
+// grouped by step (a counting sort), then sorted within each step.
+void emit_spikes(LayerTrace& trace, LayerWorkspace& ws) {
+  const std::size_t n_steps = ws.steps.size();
+  group_by(ws.pending.size(), n_steps, [&](std::size_t i) { return ws.pending[i].step; }, ws.group_start, ws.order);
+  ws.sorted.resize(ws.pending.size());
+  for (std::size_t i = 0; i < ws.order.size(); ++i) ws.sorted[i] = ws.pending[ws.order[i]];
+  const auto earlier = [](const LayerWorkspace::PendingSpike& a, const LayerWorkspace::PendingSpike& c) {
+    return a.time < c.time || (a.time == c.time && a.neuron < c.neuron);
+  };
+  // Two spikes that tie on both keys are one neuron crossing twice at one
+  // instant (a zero-length interval after a reset), with equal currents too:
+  // whatever order the sort leaves them in, the trace is the same.
+  for (std::size_t k = 0; k < n_steps; ++k) {
+    std::sort(ws.sorted.begin() + ws.group_start[k], ws.sorted.begin() + ws.group_start[k + 1], earlier);
   }
-  for (const auto& s : ws.pending) {
+  for (const auto& s : ws.sorted) {
     trace.spikes.push(s.time, s.neuron);
     trace.current_at_spike.push_back(s.current);
   }
 }
 
-// For one input spike: adds acc_kappa to its weight-gradient row and returns
-// sum_i w_i (acc_s_i - acc_kappa_i); with kShift it then moves the sums back to
-// the previous input time by the factors f, in the same pass. The sum runs in
-// eight interleaved partial sums: a fixed order (reproducible) that
-// vectorizes, unlike one chain of dependent additions.
-template <bool kShift>
-double use_and_shift(std::size_t n, const double* __restrict w, double* __restrict gw, double* __restrict acc_m,
-                     double* __restrict acc_s, double* __restrict acc_kappa, const Decay& f) {
-  constexpr std::size_t kLanes = 8;
-  double lanes[kLanes] = {};
-  auto one = [&](std::size_t k, double& lane) {
-    const double a_kappa = acc_kappa[k], a_s = acc_s[k];
-    gw[k] += a_kappa;
-    lane += w[k] * (a_s - a_kappa);
-    if constexpr (kShift) {
-      acc_kappa[k] = f.kappa * acc_m[k] + f.s * a_kappa;
-      acc_m[k] *= f.m;
-      acc_s[k] = a_s * f.s;
+// The reverse sweep of neurons [b, b + width), latest input first, with the
+// block's three sums of layer_backward in registers. Adds to the weight
+// gradient and, with kInputGradient, to the per-input lane sums of dL/dt.
+template <int kUsed, bool kInputGradient>
+void backward_block(const Layer& layer, const SpikeTrain& input, const int32_t* out_n, int b, int width,
+                    double* grad_weights, LayerWorkspace& ws) {
+  const auto n = static_cast<std::size_t>(layer.n_out);
+  const int last_width = width - (kUsed - 1) * kLanes;
+  const int32_t* inputs = input.neurons.data();
+  const uint32_t* spikes = ws.order.data();
+  const auto block = static_cast<std::size_t>(b / kBlock);
+  const uint32_t start = ws.group_start[block];
+  uint32_t next = ws.group_start[block + 1];  // the block's spikes [start, next) are not in the sums yet
+  Lanes acc_m[kUsed], acc_s[kUsed], acc_kappa[kUsed];  // constant indices only: registers
+  for (int q = 0; q < kUsed; ++q) acc_m[q] = acc_s[q] = acc_kappa[q] = Lanes{};
+  bool active = false;
+  for (std::size_t m = input.size(); m-- > 0;) {
+    if (next > start && ws.entry[spikes[next - 1]] == static_cast<int32_t>(m)) {
+      // Output spikes enter (scalar, on copies in memory).
+      double add_m[kUsed * kLanes], add_s[kUsed * kLanes], add_kappa[kUsed * kLanes];
+      for (int q = 0; q < kUsed; ++q) {
+        store(add_m + q * kLanes, acc_m[q], kLanes);
+        store(add_s + q * kLanes, acc_s[q], kLanes);
+        store(add_kappa + q * kLanes, acc_kappa[q], kLanes);
+      }
+      for (; next > start && ws.entry[spikes[next - 1]] == static_cast<int32_t>(m); --next) {
+        const uint32_t e = spikes[next - 1];
+        const int l = out_n[e] - b;
+        const double lambda = ws.lambda[e];
+        const Decay& d = ws.entry_decay[e];
+        add_m[l] += lambda * d.m;
+        add_s[l] += lambda * d.s;
+        add_kappa[l] += lambda * d.kappa;
+      }
+      for (int q = 0; q < kUsed; ++q) {
+        acc_m[q] = load(add_m + q * kLanes, kLanes);
+        acc_s[q] = load(add_s + q * kLanes, kLanes);
+        acc_kappa[q] = load(add_kappa + q * kLanes, kLanes);
+      }
+      active = true;
     }
-  };
-  std::size_t k = 0;
-  for (; k + kLanes <= n; k += kLanes)
-    for (std::size_t l = 0; l < kLanes; ++l) one(k + l, lanes[l]);
-  double sum = 0.0;
-  for (; k < n; ++k) one(k, sum);
-  for (double l : lanes) sum += l;
-  return sum;
+    if (!active) continue;  // no later spike of this block: nothing here depends on the input
+    if (m >= kPrefetchAhead) {
+      const std::size_t ahead = static_cast<std::size_t>(inputs[m - kPrefetchAhead]) * n + static_cast<std::size_t>(b);
+      for (int q = 0; q < kUsed; ++q) {
+        __builtin_prefetch(grad_weights + ahead + q * kLanes, 1);
+        if constexpr (kInputGradient) __builtin_prefetch(layer.weights.data() + ahead + q * kLanes);
+      }
+    }
+    const std::size_t row = static_cast<std::size_t>(inputs[m]) * n + static_cast<std::size_t>(b);
+    for (int q = 0; q < kUsed; ++q) {
+      const int vw = q + 1 < kUsed ? kLanes : last_width;
+      double* gw = grad_weights + row + q * kLanes;
+      store(gw, load(gw, vw) + acc_kappa[q], vw);
+    }
+    if constexpr (kInputGradient) {
+      for (int q = 0; q < kUsed; ++q) {
+        const int vw = q + 1 < kUsed ? kLanes : last_width;
+        const Lanes w = load(layer.weights.data() + row + q * kLanes, vw), diff = acc_s[q] - acc_kappa[q];
+        if (vw == kLanes) {
+          double* lanes = ws.slope_lanes.data() + m * kLanes;
+          store(lanes, load(lanes, kLanes) + w * diff, kLanes);
+        } else {
+          for (int l = 0; l < vw; ++l) ws.slope_tail[m] += w[l] * diff[l];
+        }
+      }
+    }
+    const Decay& f = ws.shift[m];
+    for (int q = 0; q < kUsed; ++q) {
+      acc_kappa[q] = f.kappa * acc_m[q] + f.s * acc_kappa[q];
+      acc_m[q] *= f.m;
+      if constexpr (kInputGradient) acc_s[q] *= f.s;
+    }
+  }
+}
+
+// backward_block for a block of `width` neurons, with as many vectors as it needs.
+template <bool kInputGradient>
+void backward_block(const Layer& layer, const SpikeTrain& input, const int32_t* out_n, int b, int width,
+                    double* grad_weights, LayerWorkspace& ws) {
+  static_assert(kVecs == 4);
+  switch ((width + kLanes - 1) / kLanes) {
+    case 1: backward_block<1, kInputGradient>(layer, input, out_n, b, width, grad_weights, ws); break;
+    case 2: backward_block<2, kInputGradient>(layer, input, out_n, b, width, grad_weights, ws); break;
+    case 3: backward_block<3, kInputGradient>(layer, input, out_n, b, width, grad_weights, ws); break;
+    default: backward_block<4, kInputGradient>(layer, input, out_n, b, width, grad_weights, ws); break;
+  }
 }
 
 }  // namespace
 
 void layer_forward(const Layer& layer, const SpikeTrain& input, double t_end, LayerTrace& trace,
                    LayerWorkspace& ws, CrossingSolver solver) {
-  const auto n = static_cast<std::size_t>(layer.n_out);
-  ws.v.assign(n, 0.0);
-  ws.i.assign(n, 0.0);
-  ws.v_before.assign(n, 0.0);
-  ws.i_before.assign(n, 0.0);
-  ws.flags.assign((n + 7) / 8 * 8, 0);
-  ws.threshold.assign(n, layer.neuron.theta);
+  const int n = layer.n_out;
+  const auto padded = static_cast<std::size_t>((n + kBlock - 1) / kBlock * kBlock);
+  ws.threshold.assign(padded, std::numeric_limits<double>::infinity());
+  std::fill_n(ws.threshold.begin(), n, layer.neuron.theta);
   trace.spikes.clear();
   trace.current_at_spike.clear();
-  trace.spike_counts.assign(n, 0);
+  trace.spike_counts.assign(static_cast<std::size_t>(n), 0);
 
-  double t_prev = input.size() > 0 ? input.times[0] : t_end;  // at rest until the first input
-  for (std::size_t e = 0; e < input.size(); ++e) {
-    const double t = input.times[e];
-    if (t > t_end) break;
-    const double* row = layer.weights.data() + static_cast<std::size_t>(input.neurons[e]) * n;
-    advance(layer, t_prev, t - t_prev, row, trace, ws, solver);
+  // The steps: at rest until the first input, then one per distinct input
+  // time up to t_end, then the last stretch to t_end.
+  ws.steps.clear();
+  double t_prev = input.size() > 0 ? input.times[0] : t_end;
+  std::size_t e = 0;
+  auto add_step = [&](double t, std::size_t first, std::size_t last) {
+    const double dt = t - t_prev;
+    ws.steps.push_back({t_prev, dt, dt > 0.0 ? decay(dt, layer.neuron) : Decay{1.0, 1.0, 0.0},
+                        static_cast<uint32_t>(first), static_cast<uint32_t>(last)});
     t_prev = t;
+  };
+  while (e < input.size() && input.times[e] <= t_end) {
+    const std::size_t first = e;
+    const double t = input.times[e];
+    while (e < input.size() && input.times[e] == t) ++e;
+    add_step(t, first, e);
   }
-  ws.no_jump.assign(n, 0.0);
-  advance(layer, t_prev, t_end - t_prev, ws.no_jump.data(), trace, ws, solver);
+  add_step(t_end, e, e);
+
+  ws.pending.clear();
+  for (int b = 0; b < n; b += kBlock) {
+    const int width = std::min(kBlock, n - b);
+    static_assert(kVecs == 4);
+    switch ((width + kLanes - 1) / kLanes) {
+      case 1: forward_block<1>(layer, input, b, width, trace, ws, solver); break;
+      case 2: forward_block<2>(layer, input, b, width, trace, ws, solver); break;
+      case 3: forward_block<3>(layer, input, b, width, trace, ws, solver); break;
+      default: forward_block<4>(layer, input, b, width, trace, ws, solver); break;
+    }
+  }
+  emit_spikes(trace, ws);
 }
 
 void layer_backward(const Layer& layer, const SpikeTrain& input, const LayerTrace& trace,
                     const double* grad_output_times, GradientGuard guard, double* grad_weights,
                     double* grad_input_times, LayerWorkspace& ws) {
   const NeuronParams& p = layer.neuron;
-  const auto n = static_cast<std::size_t>(layer.n_out);
+  const int n = layer.n_out;
   const std::size_t n_spikes = trace.spikes.size();
   const double* out_t = trace.spikes.times.data();
   const int32_t* out_n = trace.spikes.neurons.data();
@@ -220,8 +383,8 @@ void layer_backward(const Layer& layer, const SpikeTrain& input, const LayerTrac
   // direct gradient and, through the reset, that of the neuron's later spikes:
   // a running sum per neuron, decayed to the current spike (O(K) per neuron).
   ws.lambda.resize(n_spikes);
-  ws.reset_sum.assign(n, 0.0);
-  ws.reset_time.assign(n, 0.0);
+  ws.reset_sum.assign(static_cast<std::size_t>(n), 0.0);
+  ws.reset_time.assign(static_cast<std::size_t>(n), 0.0);
   const double vdot_floor = guard.min_vdot * p.theta / p.tau_m;
   for (std::size_t e = n_spikes; e-- > 0;) {
     const int32_t k = out_n[e];
@@ -235,7 +398,7 @@ void layer_backward(const Layer& layer, const SpikeTrain& input, const LayerTrac
     ws.reset_time[k] = out_t[e];
   }
 
-  // 2. One sweep over the input spikes, latest first. Per neuron, over the
+  // 2. The sweep over the input spikes, latest first. Per neuron, over the
   // output spikes later than the current input time t_ref:
   //   acc_m = sum lambda exp(-(t_k - t_ref)/tau_m),  acc_s = same with tau_s,
   //   acc_kappa = sum lambda kappa(t_k - t_ref).
@@ -244,37 +407,47 @@ void layer_backward(const Layer& layer, const SpikeTrain& input, const LayerTrac
   // kappa(s + d) = kappa(d) exp(-s/tau_m) + exp(-d/tau_s) kappa(s), that is
   //   acc_kappa <- kd acc_m + es acc_kappa,  acc_m <- em acc_m,  acc_s <- es acc_s,
   // so every sum stays relative to t_ref and nothing overflows.
-  ws.acc_m.assign(n, 0.0);
-  ws.acc_s.assign(n, 0.0);
-  ws.acc_kappa.assign(n, 0.0);
-  double* acc_m = ws.acc_m.data();
-  double* acc_s = ws.acc_s.data();
-  double* acc_kappa = ws.acc_kappa.data();
-  std::size_t next_out = n_spikes;  // output spikes [next_out, n_spikes) are in the sums
-  for (std::size_t m = input.size(); m-- > 0;) {
-    // Here the sums are relative to t, the time of input spike m.
-    const double t = input.times[m];
-    // Output spikes at exactly t do not depend on this input (its current jump
-    // comes after them), hence the strict inequality.
-    for (; next_out > 0 && out_t[next_out - 1] > t; --next_out) {
-      const std::size_t e = next_out - 1;
-      const Decay d = decay(out_t[e] - t, p);
-      const double lambda = ws.lambda[e];
-      acc_m[out_n[e]] += lambda * d.m;
-      acc_s[out_n[e]] += lambda * d.s;
-      acc_kappa[out_n[e]] += lambda * d.kappa;
+  //
+  // An output spike enters the sums at the latest input strictly before it
+  // (output spikes at exactly an input's time do not depend on it: its jump
+  // comes after them), with its terms relative to that input.
+  ws.entry.resize(n_spikes);
+  ws.entry_decay.resize(n_spikes);
+  std::size_t after = 0;  // inputs [0, after) are before the current output spike
+  for (std::size_t e = 0; e < n_spikes; ++e) {
+    while (after < input.size() && input.times[after] < out_t[e]) ++after;
+    ws.entry[e] = static_cast<int32_t>(after) - 1;
+    if (after == 0) continue;
+    ws.entry_decay[e] = decay(out_t[e] - input.times[after - 1], p);
+  }
+  // The output spikes grouped by block, in time order within each.
+  const auto n_blocks = static_cast<std::size_t>((n + kBlock - 1) / kBlock);
+  group_by(n_spikes, n_blocks, [&](std::size_t e) { return static_cast<std::size_t>(out_n[e] / kBlock); },
+           ws.group_start, ws.order);
+  ws.shift.resize(input.size());
+  for (std::size_t m = 0; m < input.size(); ++m) {
+    const double t_before = m > 0 ? input.times[m - 1] : input.times[m];
+    ws.shift[m] = t_before < input.times[m] ? decay(input.times[m] - t_before, p) : Decay{1.0, 1.0, 0.0};
+  }
+  if (grad_input_times) {
+    ws.slope_lanes.assign(input.size() * kLanes, 0.0);
+    ws.slope_tail.assign(input.size(), 0.0);
+  }
+  for (int b = 0; b < n; b += kBlock) {
+    const int width = std::min(kBlock, n - b);
+    if (grad_input_times) {
+      backward_block<true>(layer, input, out_n, b, width, grad_weights, ws);
+    } else {
+      backward_block<false>(layer, input, out_n, b, width, grad_weights, ws);
     }
-    if (next_out == n_spikes) {  // no later output spike: nothing depends on this input
-      grad_input_times[m] = 0.0;
-      continue;
-    }
-    const std::size_t row = static_cast<std::size_t>(input.neurons[m]) * n;
-    const double* w = layer.weights.data() + row;
-    double* gw = grad_weights + row;
-    const double t_before = m > 0 ? input.times[m - 1] : t;
-    const double slope = t_before < t ? use_and_shift<true>(n, w, gw, acc_m, acc_s, acc_kappa, decay(t - t_before, p))
-                                      : use_and_shift<false>(n, w, gw, acc_m, acc_s, acc_kappa, Decay{});
-    grad_input_times[m] = -slope / p.tau_m;
+  }
+  if (!grad_input_times) return;
+  // The lanes are summed in a fixed order, so the result does not depend on
+  // anything but the data.
+  for (std::size_t m = 0; m < input.size(); ++m) {
+    double sum = ws.slope_tail[m];
+    for (int l = 0; l < kLanes; ++l) sum += ws.slope_lanes[m * kLanes + static_cast<std::size_t>(l)];
+    grad_input_times[m] = sum == 0.0 ? 0.0 : -sum / p.tau_m;  // +0 when no later spike depends on it
   }
 }
 

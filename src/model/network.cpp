@@ -47,9 +47,10 @@ void network_backward(const Network& net, const SpikeTrain& input, const std::ve
   ws.grad_times.assign(grad_last_layer.begin(), grad_last_layer.end());
   for (std::size_t l = net.layers.size(); l-- > 0;) {
     const SpikeTrain& below = l == 0 ? input : ws.traces[l - 1].spikes;
-    ws.grad_times_below.resize(below.size());
+    const bool wanted = l > 0 || grad.with_input_times;
+    ws.grad_times_below.resize(wanted ? below.size() : 0);
     layer_backward(net.layers[l], below, ws.traces[l], ws.grad_times.data(), guard, grad.weights[l].data(),
-                   ws.grad_times_below.data(), ws.layer);
+                   wanted ? ws.grad_times_below.data() : nullptr, ws.layer);
     ws.grad_times.swap(ws.grad_times_below);
   }
   grad.input_times.assign(ws.grad_times.begin(), ws.grad_times.end());

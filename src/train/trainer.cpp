@@ -200,6 +200,7 @@ Trainer::Trainer(const TrainConfig& config, Model model, ThreadPool& pool)
   for (int t = 0; t < pool_.size(); ++t) {
     auto ts = std::make_unique<ThreadState>();
     ts->grad.reset(model_.net);
+    ts->grad.with_input_times = false;
     for (const Layer& l : model_.net.layers) {
       ts->inputs_fired.emplace_back(static_cast<std::size_t>(l.n_in), 0.0);
       ts->neurons_fired.emplace_back(static_cast<std::size_t>(l.n_out), 0.0);

@@ -151,16 +151,17 @@ bool resolve_crossings(const NeuronParams& p, int n, uint32_t step, NeuronState 
 // needs V(t0+dt) >= theta, or an interior peak, whose height is I at the peak
 // (< I(t0)) and which requires V to be rising at t0 (I > V) and falling at
 // t0 + dt (I < V).
-// kUsed: the vectors the block needs, ceil(width / kLanes); only the last
-// may be partial.
-template <int kUsed>
+// kUsed: the vectors the block needs, ceil(width / kLanes); kPartial: the
+// last of them is not full. Both fixed at compile time, so that a full
+// block's loop has no partial loads in it.
+template <int kUsed, bool kPartial>
 void forward_block(const Layer& layer, const SpikeTrain& input, int b, int width, LayerTrace& trace,
                    LayerWorkspace& ws, CrossingSolver solver) {
   const auto n = static_cast<std::size_t>(layer.n_out);
   const double* weights = layer.weights.data() + b;
   const int32_t* inputs = input.neurons.data();
   const auto n_inputs = static_cast<uint32_t>(input.size());
-  const int last_width = width - (kUsed - 1) * kLanes;
+  const int last_width = kPartial ? width - (kUsed - 1) * kLanes : kLanes;
   // Indexed by constants only (after unrolling), so that they stay in registers.
   Lanes v[kUsed], c[kUsed], th[kUsed];
   for (int q = 0; q < kUsed; ++q) {
@@ -239,11 +240,11 @@ void emit_spikes(LayerTrace& trace, LayerWorkspace& ws) {
 // The reverse sweep of neurons [b, b + width), latest input first, with the
 // block's three sums of layer_backward in registers. Adds to the weight
 // gradient and, with kInputGradient, to the per-input lane sums of dL/dt.
-template <int kUsed, bool kInputGradient>
+template <int kUsed, bool kPartial, bool kInputGradient>
 void backward_block(const Layer& layer, const SpikeTrain& input, const int32_t* out_n, int b, int width,
                     double* grad_weights, LayerWorkspace& ws) {
   const auto n = static_cast<std::size_t>(layer.n_out);
-  const int last_width = width - (kUsed - 1) * kLanes;
+  const int last_width = kPartial ? width - (kUsed - 1) * kLanes : kLanes;
   const int32_t* inputs = input.neurons.data();
   const uint32_t* spikes = ws.order.data();
   const auto block = static_cast<std::size_t>(b / kBlock);
@@ -312,16 +313,24 @@ void backward_block(const Layer& layer, const SpikeTrain& input, const int32_t* 
   }
 }
 
-// backward_block for a block of `width` neurons, with as many vectors as it needs.
-template <bool kInputGradient>
-void backward_block(const Layer& layer, const SpikeTrain& input, const int32_t* out_n, int b, int width,
-                    double* grad_weights, LayerWorkspace& ws) {
+// Calls f(used, partial) with, as compile-time constants (integral_constant),
+// the number of vectors a block of `width` neurons needs and whether the last
+// is partial.
+template <class F>
+void with_vectors(int width, F&& f) {
   static_assert(kVecs == 4);
+  const auto call = [&](auto used) {
+    if (width % kLanes == 0) {
+      f(used, std::false_type{});
+    } else {
+      f(used, std::true_type{});
+    }
+  };
   switch ((width + kLanes - 1) / kLanes) {
-    case 1: backward_block<1, kInputGradient>(layer, input, out_n, b, width, grad_weights, ws); break;
-    case 2: backward_block<2, kInputGradient>(layer, input, out_n, b, width, grad_weights, ws); break;
-    case 3: backward_block<3, kInputGradient>(layer, input, out_n, b, width, grad_weights, ws); break;
-    default: backward_block<4, kInputGradient>(layer, input, out_n, b, width, grad_weights, ws); break;
+    case 1: call(std::integral_constant<int, 1>{}); break;
+    case 2: call(std::integral_constant<int, 2>{}); break;
+    case 3: call(std::integral_constant<int, 3>{}); break;
+    default: call(std::integral_constant<int, 4>{}); break;
   }
 }
 
@@ -359,13 +368,9 @@ void layer_forward(const Layer& layer, const SpikeTrain& input, double t_end, La
   ws.pending.clear();
   for (int b = 0; b < n; b += kBlock) {
     const int width = std::min(kBlock, n - b);
-    static_assert(kVecs == 4);
-    switch ((width + kLanes - 1) / kLanes) {
-      case 1: forward_block<1>(layer, input, b, width, trace, ws, solver); break;
-      case 2: forward_block<2>(layer, input, b, width, trace, ws, solver); break;
-      case 3: forward_block<3>(layer, input, b, width, trace, ws, solver); break;
-      default: forward_block<4>(layer, input, b, width, trace, ws, solver); break;
-    }
+    with_vectors(width, [&](auto used, auto partial) {
+      forward_block<used(), partial()>(layer, input, b, width, trace, ws, solver);
+    });
   }
   emit_spikes(trace, ws);
 }
@@ -435,11 +440,13 @@ void layer_backward(const Layer& layer, const SpikeTrain& input, const LayerTrac
   }
   for (int b = 0; b < n; b += kBlock) {
     const int width = std::min(kBlock, n - b);
-    if (grad_input_times) {
-      backward_block<true>(layer, input, out_n, b, width, grad_weights, ws);
-    } else {
-      backward_block<false>(layer, input, out_n, b, width, grad_weights, ws);
-    }
+    with_vectors(width, [&](auto used, auto partial) {
+      if (grad_input_times) {
+        backward_block<used(), partial(), true>(layer, input, out_n, b, width, grad_weights, ws);
+      } else {
+        backward_block<used(), partial(), false>(layer, input, out_n, b, width, grad_weights, ws);
+      }
+    });
   }
   if (!grad_input_times) return;
   // The lanes are summed in a fixed order, so the result does not depend on

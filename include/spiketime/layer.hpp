@@ -46,25 +46,27 @@ struct Layer {
   double weight(int out, int in) const { return weights[static_cast<std::size_t>(in) * n_out + out]; }
 };
 
+// The input train as the forward pass steps through it: each distinct input
+// time up to t_end, with the decay since the previous one (none for the
+// first) and the range of input spikes at that time, then the stretch to
+// t_end without input.
+struct InputStep {
+  double t0, dt;  // the step moves the state from t0 to t0 + dt, then adds the jumps
+  Decay f;
+  uint32_t first, last;
+};
+
 // What the forward pass leaves for the reverse pass.
 struct LayerTrace {
   SpikeTrain spikes;                    // the layer's output, in time order
   std::vector<double> current_at_spike;  // I of the spiking neuron at each spike
   std::vector<int32_t> spike_counts;    // per neuron
+  std::vector<InputStep> steps;          // the reverse pass reuses their decays
 };
 
 // Reusable scratch memory: one per thread, so that no pass allocates once warm.
 struct LayerWorkspace {
-  // Forward. The input train as steps: each distinct input time, with the
-  // decay since the previous step (dt = 0 for the first) and the range of
-  // input spikes at that time.
-  struct Step {
-    double t0, dt;  // the step moves the state from t0 to t0 + dt, then adds the jumps
-    Decay f;
-    uint32_t first, last;
-  };
-  std::vector<Step> steps;
-  // Per neuron (padded to whole blocks): the threshold, infinite once
+  // Forward. Per neuron (padded to whole blocks): the threshold, infinite once
   // max_spikes is used up or for padding.
   std::vector<double> threshold;
   struct PendingSpike {
@@ -73,7 +75,12 @@ struct LayerWorkspace {
     uint32_t step;  // the step in which the neuron crossed
     double current;
   };
-  std::vector<PendingSpike> pending, sorted;  // spikes in neuron-block order, then in time order
+  std::vector<PendingSpike> pending;  // spikes in neuron-block order
+  struct SortKey {
+    double time;
+    uint32_t rank;  // in the step-grouped order
+  };
+  std::vector<SortKey> sort_keys;
   // Counting sorts (forward: spikes by step; reverse: output spikes by block):
   // where each group starts, and the indices in group order.
   std::vector<uint32_t> group_start, order;

@@ -169,8 +169,8 @@ void forward_block(const Layer& layer, const SpikeTrain& input, int b, int width
     c[q] = Lanes{};
     th[q] = load(ws.threshold.data() + b + q * kLanes, kLanes);
   }
-  for (uint32_t k = 0; k < ws.steps.size(); ++k) {
-    const LayerWorkspace::Step& s = ws.steps[k];
+  for (uint32_t k = 0; k < trace.steps.size(); ++k) {
+    const InputStep& s = trace.steps[k];
     if (s.dt > 0.0) {
       Lanes v1[kUsed], c1[kUsed];
       uint32_t flagged = 0;
@@ -216,24 +216,25 @@ void forward_block(const Layer& layer, const SpikeTrain& input, int b, int width
 }
 
 // Moves the pending spikes into the trace in time order (ties by neuron):
-// grouped by step (a counting sort), then sorted within each step.
+// grouped by step (a counting sort), then sorted within each step by compact
+// keys.
 void emit_spikes(LayerTrace& trace, LayerWorkspace& ws) {
-  const std::size_t n_steps = ws.steps.size();
+  const std::size_t n_steps = trace.steps.size();
   group_by(ws.pending.size(), n_steps, [&](std::size_t i) { return ws.pending[i].step; }, ws.group_start, ws.order);
-  ws.sorted.resize(ws.pending.size());
-  for (std::size_t i = 0; i < ws.order.size(); ++i) ws.sorted[i] = ws.pending[ws.order[i]];
-  const auto earlier = [](const LayerWorkspace::PendingSpike& a, const LayerWorkspace::PendingSpike& c) {
-    return a.time < c.time || (a.time == c.time && a.neuron < c.neuron);
+  // Within a step the grouped spikes come by neuron, and by time for each
+  // neuron, so their rank breaks ties in time as the neuron order would.
+  ws.sort_keys.resize(ws.pending.size());
+  for (std::size_t r = 0; r < ws.order.size(); ++r) ws.sort_keys[r] = {ws.pending[ws.order[r]].time, static_cast<uint32_t>(r)};
+  const auto earlier = [](const LayerWorkspace::SortKey& a, const LayerWorkspace::SortKey& c) {
+    return a.time < c.time || (a.time == c.time && a.rank < c.rank);
   };
-  // Two spikes that tie on both keys are one neuron crossing twice at one
-  // instant (a zero-length interval after a reset), with equal currents too:
-  // whatever order the sort leaves them in, the trace is the same.
   for (std::size_t k = 0; k < n_steps; ++k) {
-    std::sort(ws.sorted.begin() + ws.group_start[k], ws.sorted.begin() + ws.group_start[k + 1], earlier);
+    std::sort(ws.sort_keys.begin() + ws.group_start[k], ws.sort_keys.begin() + ws.group_start[k + 1], earlier);
   }
-  for (const auto& s : ws.sorted) {
-    trace.spikes.push(s.time, s.neuron);
-    trace.current_at_spike.push_back(s.current);
+  for (const auto& key : ws.sort_keys) {
+    const auto& spike = ws.pending[ws.order[key.rank]];
+    trace.spikes.push(spike.time, spike.neuron);
+    trace.current_at_spike.push_back(spike.current);
   }
 }
 
@@ -348,12 +349,12 @@ void layer_forward(const Layer& layer, const SpikeTrain& input, double t_end, La
 
   // The steps: at rest until the first input, then one per distinct input
   // time up to t_end, then the last stretch to t_end.
-  ws.steps.clear();
+  trace.steps.clear();
   double t_prev = input.size() > 0 ? input.times[0] : t_end;
   std::size_t e = 0;
   auto add_step = [&](double t, std::size_t first, std::size_t last) {
     const double dt = t - t_prev;
-    ws.steps.push_back({t_prev, dt, dt > 0.0 ? decay(dt, layer.neuron) : Decay{1.0, 1.0, 0.0},
+    trace.steps.push_back({t_prev, dt, dt > 0.0 ? decay(dt, layer.neuron) : Decay{1.0, 1.0, 0.0},
                         static_cast<uint32_t>(first), static_cast<uint32_t>(last)});
     t_prev = t;
   };
@@ -429,10 +430,16 @@ void layer_backward(const Layer& layer, const SpikeTrain& input, const LayerTrac
   const auto n_blocks = static_cast<std::size_t>((n + kBlock - 1) / kBlock);
   group_by(n_spikes, n_blocks, [&](std::size_t e) { return static_cast<std::size_t>(out_n[e] / kBlock); },
            ws.group_start, ws.order);
-  ws.shift.resize(input.size());
-  for (std::size_t m = 0; m < input.size(); ++m) {
-    const double t_before = m > 0 ? input.times[m - 1] : input.times[m];
-    ws.shift[m] = t_before < input.times[m] ? decay(input.times[m] - t_before, p) : Decay{1.0, 1.0, 0.0};
+  // The shifts between inputs are the decays of the forward steps (inputs
+  // after t_end, which it did not step through, aside).
+  ws.shift.assign(input.size(), Decay{1.0, 1.0, 0.0});
+  std::size_t stepped = 0;
+  for (const InputStep& step : trace.steps) {
+    if (step.first < step.last && step.dt > 0.0) ws.shift[step.first] = step.f;
+    stepped = std::max<std::size_t>(stepped, step.last);
+  }
+  for (std::size_t m = std::max<std::size_t>(stepped, 1); m < input.size(); ++m) {
+    if (input.times[m - 1] < input.times[m]) ws.shift[m] = decay(input.times[m] - input.times[m - 1], p);
   }
   if (grad_input_times) {
     ws.slope_lanes.assign(input.size() * kLanes, 0.0);

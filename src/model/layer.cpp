@@ -143,6 +143,18 @@ bool resolve_crossings(const NeuronParams& p, int n, uint32_t step, NeuronState 
   return true;
 }
 
+// resolve_crossings for every flagged lane of a block (bit l of `flagged`:
+// neuron b + l), on the states copied to memory. Kept out of line: the
+// block loop calls it only when a neuron may have crossed.
+[[gnu::noinline]] void resolve_flagged(const NeuronParams& p, int b, uint32_t step, const InputStep& s,
+                                       uint32_t flagged, const double* v0, const double* c0, double* v1,
+                                       LayerTrace& trace, LayerWorkspace& ws, CrossingSolver solver) {
+  for (; flagged != 0; flagged &= flagged - 1) {
+    const int lane = std::countr_zero(flagged);
+    resolve_crossings(p, b + lane, step, {v0[lane], c0[lane]}, s.t0, s.dt, s.f, trace, ws, solver, v1[lane]);
+  }
+}
+
 // Simulates neurons [b, b + width) over all steps. Each step decays the
 // states, then adds the weight rows of the step's input spikes to the
 // currents (a spike at exactly t0 + dt is found before the jump, which cannot
@@ -181,26 +193,26 @@ void forward_block(const Layer& layer, const SpikeTrain& input, int b, int width
         flagged |= lane_bits(may_cross) << (q * kLanes);
       }
       if (flagged != 0) {
-        // The scalar search works on copies in memory.
-        double v0s[kUsed * kLanes], c0s[kUsed * kLanes], v1s[kUsed * kLanes];
+        // Through memory: no vector is live across the call, so that the
+        // loop keeps its state in registers (a call clobbers them all).
+        alignas(64) double v0s[kUsed * kLanes], c0s[kUsed * kLanes], v1s[kUsed * kLanes], c1s[kUsed * kLanes];
         for (int q = 0; q < kUsed; ++q) {
           store(v0s + q * kLanes, v[q], kLanes);
           store(c0s + q * kLanes, c[q], kLanes);
           store(v1s + q * kLanes, v1[q], kLanes);
+          store(c1s + q * kLanes, c1[q], kLanes);
         }
-        for (; flagged != 0; flagged &= flagged - 1) {
-          const int lane = std::countr_zero(flagged);
-          resolve_crossings(layer.neuron, b + lane, k, {v0s[lane], c0s[lane]}, s.t0, s.dt, s.f, trace, ws, solver,
-                            v1s[lane]);
-        }
+        resolve_flagged(layer.neuron, b, k, s, flagged, v0s, c0s, v1s, trace, ws, solver);
         for (int q = 0; q < kUsed; ++q) {
-          v1[q] = load(v1s + q * kLanes, kLanes);
+          v[q] = load(v1s + q * kLanes, kLanes);
+          c[q] = load(c1s + q * kLanes, kLanes);
           th[q] = load(ws.threshold.data() + b + q * kLanes, kLanes);
         }
-      }
-      for (int q = 0; q < kUsed; ++q) {
-        v[q] = v1[q];
-        c[q] = c1[q];
+      } else {
+        for (int q = 0; q < kUsed; ++q) {
+          v[q] = v1[q];
+          c[q] = c1[q];
+        }
       }
     }
     for (uint32_t e = s.first; e < s.last; ++e) {

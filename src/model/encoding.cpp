@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <numbers>
-#include <numeric>
 #include <random>
 
 namespace spiketime {
@@ -21,16 +20,16 @@ void encode_latency(const float* features, int n_features, const Encoding& encod
 
 void sort_spike_train(SpikeTrain& out) {
   // Order by time, ties by neuron index: the order merge_spike_lists gives.
-  std::vector<std::size_t> order(out.size());
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return out.times[a] < out.times[b] || (out.times[a] == out.times[b] && out.neurons[a] < out.neurons[b]);
-  });
-  SpikeTrain sorted;
-  sorted.times.reserve(order.size());
-  sorted.neurons.reserve(order.size());
-  for (std::size_t k : order) sorted.push(out.times[k], out.neurons[k]);
-  out = std::move(sorted);
+  // Pairs compare exactly so; the scratch array is kept per thread, so that
+  // encoding a sample allocates nothing once warm.
+  thread_local std::vector<std::pair<double, int32_t>> spikes;
+  spikes.resize(out.size());
+  for (std::size_t k = 0; k < out.size(); ++k) spikes[k] = {out.times[k], out.neurons[k]};
+  std::sort(spikes.begin(), spikes.end());
+  for (std::size_t k = 0; k < out.size(); ++k) {
+    out.times[k] = spikes[k].first;
+    out.neurons[k] = spikes[k].second;
+  }
 }
 
 void perturb_spike_train(SpikeTrain& train, double drop, double sigma, double t_max, uint64_t seed) {

@@ -146,30 +146,34 @@ struct OptimizerStep {
 };
 
 // Adam (decoupled weight decay) on n weights with gradient g * factor;
-// clears g. Free functions over restrict pointers, every constant a local, so
-// that the loops vectorize (square root and division included): a lambda
-// reading them through its captures stayed scalar.
+// clears g. Without kGradient the gradient is zero and g is not touched:
+// the same arithmetic, without the memory traffic. Free functions over
+// restrict pointers, every constant a local, so that the loops vectorize
+// (square root and division included): a lambda reading them through its
+// captures stayed scalar.
+template <bool kGradient>
 void adam_step(const OptimizerStep& s, double factor, std::size_t n, double* __restrict w, double* __restrict m,
                double* __restrict v, double* __restrict g) {
   const double lr = s.lr, b1 = s.beta1, b2 = s.beta2, eps = s.eps, bias1 = s.bias1, bias2 = s.bias2,
                decay = s.weight_decay;
   for (std::size_t k = 0; k < n; ++k) {
-    const double gk = g[k] * factor;
+    const double gk = kGradient ? g[k] * factor : 0.0;
     m[k] = b1 * m[k] + (1.0 - b1) * gk;
     v[k] = b2 * v[k] + (1.0 - b2) * gk * gk;
     w[k] -= lr * ((m[k] / bias1) / (std::sqrt(v[k] / bias2) + eps) + decay * w[k]);
-    g[k] = 0.0;
+    if constexpr (kGradient) g[k] = 0.0;
   }
 }
 
 // SGD with momentum, likewise.
+template <bool kGradient>
 void momentum_step(const OptimizerStep& s, double factor, std::size_t n, double* __restrict w,
                    double* __restrict velocity, double* __restrict g) {
   const double lr = s.lr, mu = s.momentum, decay = s.weight_decay;
   for (std::size_t k = 0; k < n; ++k) {
-    velocity[k] = mu * velocity[k] + g[k] * factor;
+    velocity[k] = mu * velocity[k] + (kGradient ? g[k] * factor : 0.0);
     w[k] -= lr * (velocity[k] + decay * w[k]);
-    g[k] = 0.0;
+    if constexpr (kGradient) g[k] = 0.0;
   }
 }
 
@@ -324,22 +328,25 @@ void Trainer::apply_update(std::size_t batch, double lr) {
 
   const OptimizerStep opt{lr, config_.beta1, config_.beta2, config_.adam_eps, bias1, bias2,
                            config_.momentum, config_.weight_decay};
-  // The optimizer on n contiguous weights of layer l; clears g.
+  // The optimizer on n contiguous weights of layer l; clears g. A null g
+  // stands for a zero gradient.
   auto step = [&](std::size_t l, std::size_t offset, std::size_t n, double* g, double factor) {
     double* w = model_.net.layers[l].weights.data() + offset;
     double* m = moment1_[l].data() + offset;
-    if (adam) {
-      adam_step(opt, factor, n, w, m, moment2_[l].data() + offset, g);
-    } else {
-      momentum_step(opt, factor, n, w, m, g);
-    }
+    double* v = adam ? moment2_[l].data() + offset : nullptr;
+    if (adam && g) adam_step<true>(opt, factor, n, w, m, v, g);
+    if (adam && !g) adam_step<false>(opt, factor, n, w, m, v, nullptr);
+    if (!adam && g) momentum_step<true>(opt, factor, n, w, m, g);
+    if (!adam && !g) momentum_step<false>(opt, factor, n, w, m, nullptr);
   };
 
   // One pass over the weights, each thread owning a range of rows of every
   // layer: sum the per-thread gradients into thread 0's in thread order (so
   // the result depends only on the thread count) and clear the others, add
   // the push for neurons silent over the whole batch, average, and step the
-  // optimizer (unless clipping needs the norm first).
+  // optimizer (unless clipping needs the norm first). The row of an input
+  // that did not fire in a thread's samples is zero in its gradient, so it
+  // is not read (most rows of MNIST's border pixels, for instance).
   pool_.run([&](int t) {
     for (std::size_t l = 0; l < n_layers; ++l) {
       const Layer& layer = model_.net.layers[l];
@@ -351,6 +358,7 @@ void Trainer::apply_update(std::size_t batch, double lr) {
         const std::size_t offset = j * n_out;
         double* __restrict g = threads_[0]->grad.weights[l].data() + offset;
         for (std::size_t u = 1; u < threads_.size(); ++u) {
+          if (threads_[u]->inputs_fired[l][j] == 0.0) continue;
           double* __restrict other = threads_[u]->grad.weights[l].data() + offset;
           for (std::size_t i = 0; i < n_out; ++i) {
             g[i] += other[i];
@@ -358,6 +366,10 @@ void Trainer::apply_update(std::size_t batch, double lr) {
           }
         }
         const double fired_j = inputs_fired[l][j];
+        if (fired_j == 0.0) {  // no thread's gradient has this row
+          if (!clipping) step(l, offset, n_out, nullptr, 1.0);
+          continue;
+        }
         for (std::size_t i = 0; i < n_out; ++i) g[i] = (g[i] - push[i] * fired_j) * scale;
         if (!clipping) step(l, offset, n_out, g, 1.0);
       }

@@ -5,8 +5,9 @@
 #include <cstring>
 #include <cmath>
 #include <limits>
+#include <utility>
 
-#if defined(__AVX512DQ__)
+#if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
@@ -49,13 +50,18 @@ typedef int64_t LaneMask __attribute__((vector_size(kLanes * sizeof(int64_t))));
 constexpr uint32_t kPrefetchAhead = 8;
 
 // The first `width` doubles at p; the other lanes are zero. A whole block is
-// one vector load (a memcpy of variable size would be a slow string copy).
+// one vector load (a memcpy of variable size would be a slow string copy),
+// a partial one a masked load where AVX-512 has it.
 Lanes load(const double* p, int width) {
   Lanes x{};
   if (width == kLanes) {
     std::memcpy(&x, p, sizeof x);
   } else {
+#if defined(__AVX512F__)
+    x = _mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << width) - 1), p);
+#else
     for (int l = 0; l < width; ++l) x[l] = p[l];
+#endif
   }
   return x;
 }
@@ -64,7 +70,11 @@ void store(double* p, Lanes x, int width) {
   if (width == kLanes) {
     std::memcpy(p, &x, sizeof x);
   } else {
+#if defined(__AVX512F__)
+    _mm512_mask_storeu_pd(p, static_cast<__mmask8>((1u << width) - 1), x);
+#else
     for (int l = 0; l < width; ++l) p[l] = x[l];
+#endif
   }
 }
 
@@ -95,6 +105,17 @@ uint32_t lane_bits(LaneMask m) {
 #endif
 }
 
+
+// Calls f(q) for q = 0, ..., kCount - 1, each q a compile-time constant
+// (integral_constant), so that arrays of vectors indexed by q can live in
+// registers: a loop indexes them at run time until it is unrolled, which is
+// too late for that.
+template <int kCount, class F>
+void for_each_vector(F&& f) {
+  [&]<int... q>(std::integer_sequence<int, q...>) {
+    (f(std::integral_constant<int, q>{}), ...);
+  }(std::make_integer_sequence<int, kCount>{});
+}
 
 // Exact search, for one neuron flagged by the vectorized screen, of every
 // threshold crossing in (t0, t0 + dt] starting from state x (f: the decay
@@ -174,54 +195,54 @@ void forward_block(const Layer& layer, const SpikeTrain& input, int b, int width
   const int32_t* inputs = input.neurons.data();
   const auto n_inputs = static_cast<uint32_t>(input.size());
   const int last_width = kPartial ? width - (kUsed - 1) * kLanes : kLanes;
-  // Indexed by constants only (after unrolling), so that they stay in registers.
-  Lanes v[kUsed], c[kUsed], th[kUsed];
-  for (int q = 0; q < kUsed; ++q) {
+  const double* threshold = ws.threshold.data() + b;
+  Lanes v[kUsed], c[kUsed], th[kUsed];  // indexed by constants only: registers
+  for_each_vector<kUsed>([&](auto q) {
     v[q] = Lanes{};
     c[q] = Lanes{};
-    th[q] = load(ws.threshold.data() + b + q * kLanes, kLanes);
-  }
+    th[q] = load(threshold + q * kLanes, kLanes);
+  });
   for (uint32_t k = 0; k < trace.steps.size(); ++k) {
     const InputStep& s = trace.steps[k];
     if (s.dt > 0.0) {
       Lanes v1[kUsed], c1[kUsed];
       uint32_t flagged = 0;
-      for (int q = 0; q < kUsed; ++q) {
+      for_each_vector<kUsed>([&](auto q) {
         v1[q] = s.f.m * v[q] + s.f.kappa * c[q];
         c1[q] = s.f.s * c[q];
         const LaneMask may_cross = (v1[q] >= th[q]) | ((c1[q] < v1[q]) & (c[q] >= th[q]) & (c[q] > v[q]));
         flagged |= lane_bits(may_cross) << (q * kLanes);
-      }
+      });
       if (flagged != 0) {
         // Through memory: no vector is live across the call, so that the
         // loop keeps its state in registers (a call clobbers them all).
         alignas(64) double v0s[kUsed * kLanes], c0s[kUsed * kLanes], v1s[kUsed * kLanes], c1s[kUsed * kLanes];
-        for (int q = 0; q < kUsed; ++q) {
+        for_each_vector<kUsed>([&](auto q) {
           store(v0s + q * kLanes, v[q], kLanes);
           store(c0s + q * kLanes, c[q], kLanes);
           store(v1s + q * kLanes, v1[q], kLanes);
           store(c1s + q * kLanes, c1[q], kLanes);
-        }
+        });
         resolve_flagged(layer.neuron, b, k, s, flagged, v0s, c0s, v1s, trace, ws, solver);
-        for (int q = 0; q < kUsed; ++q) {
+        for_each_vector<kUsed>([&](auto q) {
           v[q] = load(v1s + q * kLanes, kLanes);
           c[q] = load(c1s + q * kLanes, kLanes);
-          th[q] = load(ws.threshold.data() + b + q * kLanes, kLanes);
-        }
+          th[q] = load(threshold + q * kLanes, kLanes);
+        });
       } else {
-        for (int q = 0; q < kUsed; ++q) {
+        for_each_vector<kUsed>([&](auto q) {
           v[q] = v1[q];
           c[q] = c1[q];
-        }
+        });
       }
     }
     for (uint32_t e = s.first; e < s.last; ++e) {
       if (e + kPrefetchAhead < n_inputs) {
         const double* ahead = weights + static_cast<std::size_t>(inputs[e + kPrefetchAhead]) * n;
-        for (int q = 0; q < kUsed; ++q) __builtin_prefetch(ahead + q * kLanes);
+        for_each_vector<kUsed>([&](auto q) { __builtin_prefetch(ahead + q * kLanes); });
       }
       const double* row = weights + static_cast<std::size_t>(inputs[e]) * n;
-      for (int q = 0; q + 1 < kUsed; ++q) c[q] += load(row + q * kLanes, kLanes);
+      for_each_vector<kUsed - 1>([&](auto q) { c[q] += load(row + q * kLanes, kLanes); });
       c[kUsed - 1] += load(row + (kUsed - 1) * kLanes, last_width);
     }
   }
@@ -263,7 +284,9 @@ void backward_block(const Layer& layer, const SpikeTrain& input, const int32_t* 
   const auto block = static_cast<std::size_t>(b / kBlock);
   const uint32_t start = ws.group_start[block];
   uint32_t next = ws.group_start[block + 1];  // the block's spikes [start, next) are not in the sums yet
-  Lanes acc_m[kUsed], acc_s[kUsed], acc_kappa[kUsed];  // constant indices only: registers
+  // (Measured: this loop runs faster with the sums where the compiler keeps
+  // them, in memory, than forced into registers as in forward_block.)
+  Lanes acc_m[kUsed], acc_s[kUsed], acc_kappa[kUsed];
   for (int q = 0; q < kUsed; ++q) acc_m[q] = acc_s[q] = acc_kappa[q] = Lanes{};
   bool active = false;
   for (std::size_t m = input.size(); m-- > 0;) {

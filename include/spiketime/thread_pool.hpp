@@ -1,8 +1,11 @@
-// A fixed set of threads that sleep between jobs. Idle workers block on a
-// condition variable, never spin: on a shared 2-core machine a spinning
-// runtime makes 2 threads slower than 1.
+// A fixed set of threads that sleep between jobs. A waiting thread polls for
+// a few microseconds (training hands out two jobs per batch, back to back,
+// and waking a sleeping thread costs tens of microseconds), then blocks on a
+// condition variable: an idle pool never spins, which on a shared 2-core
+// machine would make 2 threads slower than 1.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -29,8 +32,8 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable wake_, done_;
   const std::function<void(int)>* job_ = nullptr;
-  unsigned long generation_ = 0;
-  int pending_ = 0;
+  std::atomic<unsigned long> generation_{0};  // counts jobs handed out
+  std::atomic<int> pending_{0};               // workers still on the current job
   bool stopping_ = false;
 };
 

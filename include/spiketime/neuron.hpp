@@ -7,6 +7,8 @@
 // that exponentials never grow: windows of thousands of time constants are fine.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
 
 namespace spiketime {
@@ -79,7 +81,16 @@ double first_crossing(NeuronState x, double s_max, const NeuronParams& p,
 // tau_m == 2 tau_s only: the first upward crossing, at any time after the
 // reference, as the factor q = exp(-s/tau_m) in (0, 1], or 0 when there is
 // none. Lets a caller that works with decay factors skip the logarithm and
-// exponentials of first_crossing.
-double quadratic_crossing_factor(NeuronState x, const NeuronParams& p);
+// exponentials of first_crossing. Inline: the engine calls it once or twice
+// per spike.
+inline double quadratic_crossing_factor(NeuronState x, const NeuronParams& p) {
+  if (x.i <= 0.0 || x.i <= x.v) return 0.0;  // V does not start rising towards a positive current
+  // With q = exp(-s/tau_m): V = -i q^2 + (v + i) q. Both roots lie in (0, 1);
+  // the larger q is the earlier time, the upward crossing.
+  const double b = x.v + x.i;
+  const double disc = b * b - 4.0 * x.i * p.theta;
+  if (b <= 0.0 || disc < 0.0) return 0.0;
+  return std::min(1.0, (b + std::sqrt(disc)) / (2.0 * x.i));
+}
 
 }  // namespace spiketime

@@ -80,16 +80,6 @@ double crossing_bracketed(NeuronState x, double s_max, const NeuronParams& p) {
 
 }  // namespace
 
-double quadratic_crossing_factor(NeuronState x, const NeuronParams& p) {
-  if (x.i <= 0.0 || x.i <= x.v) return 0.0;  // V does not start rising towards a positive current
-  // With q = exp(-s/tau_m): V = -i q^2 + (v + i) q. Both roots lie in (0, 1);
-  // the larger q is the earlier time, the upward crossing.
-  const double b = x.v + x.i;
-  const double disc = b * b - 4.0 * x.i * p.theta;
-  if (b <= 0.0 || disc < 0.0) return 0.0;
-  return std::min(1.0, (b + std::sqrt(disc)) / (2.0 * x.i));
-}
-
 double exprel(double y) { return y == 0.0 ? 1.0 : std::expm1(y) / y; }
 
 double log1prel(double x) { return x == 0.0 ? 1.0 : std::log1p(x) / x; }

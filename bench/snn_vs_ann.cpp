@@ -1,6 +1,7 @@
 // Throughput of the multi-spike 784-800-10 MNIST network, all included
 // (encoding, forward, backward, optimizer), against a dense float32 MLP of the
-// same shape through OpenBLAS, plus scaling tables. Prints markdown tables.
+// same shape through OpenBLAS, the time per stage, and scaling tables. Prints
+// markdown tables.
 //
 //   build/bench/snn_vs_ann [--model runs/X/model.bin] [--samples N] [--no-scaling]
 //
@@ -14,7 +15,9 @@
 #include <random>
 #include <string>
 
+#include "spiketime/encoding.hpp"
 #include "spiketime/error.hpp"
+#include "spiketime/loss.hpp"
 #include "spiketime/trainer.hpp"
 
 namespace spiketime {
@@ -93,6 +96,48 @@ double ann_rate(const Dataset& data, std::size_t samples, int batch, int hidden)
   return static_cast<double>(done) / seconds_since(start);
 }
 
+// Microseconds per sample of each stage of a training step, one thread: the
+// encoding, each layer's forward pass, the readout, each layer's reverse
+// pass (the first without input-time gradients, as in training).
+std::vector<double> stage_times(const Model& model, const Dataset& data) {
+  const std::size_t n_layers = model.net.layers.size();
+  std::vector<double> seconds(2 * n_layers + 2, 0.0);
+  std::vector<LayerTrace> traces(n_layers);
+  LayerWorkspace ws;
+  SpikeTrain input;
+  std::vector<double> grad_out, grad_below;
+  std::vector<std::vector<double>> grad_weights;
+  for (const Layer& l : model.net.layers) grad_weights.emplace_back(l.weights.size(), 0.0);
+  auto lap = [](Clock::time_point& t) {
+    const auto now = Clock::now();
+    const double s = std::chrono::duration<double>(now - t).count();
+    t = now;
+    return s;
+  };
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    auto t = Clock::now();
+    encode_latency(data.sample(i), model.n_features, model.encoding, input);
+    seconds[0] += lap(t);
+    for (std::size_t l = 0; l < n_layers; ++l) {
+      layer_forward(model.net.layers[l], l == 0 ? input : traces[l - 1].spikes, model.net.t_end, traces[l], ws);
+      seconds[1 + l] += lap(t);
+    }
+    readout_loss(model.readout, traces.back(), model.n_classes, data.labels[i], model.net.t_end, model.tau_out,
+                 grad_out);
+    seconds[1 + n_layers] += lap(t);
+    for (std::size_t l = n_layers; l-- > 0;) {
+      const SpikeTrain& below = l == 0 ? input : traces[l - 1].spikes;
+      grad_below.resize(below.size());
+      layer_backward(model.net.layers[l], below, traces[l], grad_out.data(), {}, grad_weights[l].data(),
+                     l == 0 ? nullptr : grad_below.data(), ws);
+      grad_out.swap(grad_below);
+      seconds[2 + n_layers + (n_layers - 1 - l)] += lap(t);
+    }
+  }
+  for (double& s : seconds) s *= 1e6 / static_cast<double>(data.size());
+  return seconds;
+}
+
 // The data set with only the k brightest pixels of each image kept.
 Dataset brightest(const Dataset& data, int k) {
   Dataset out = data;
@@ -153,6 +198,22 @@ int run(const Options& o) {
   std::printf("| threads | SNN us/sample | ANN us/sample | SNN / ANN |\n|---|---|---|---|\n");
   std::printf("| 1 | %.1f | %.1f | %.2f |\n", 1e6 / train1, 1e6 / ann1, ann1 / train1);
   std::printf("| 2 | %.1f | %.1f | %.2f |\n\n", 1e6 / train2, 1e6 / ann2, ann2 / train2);
+
+  const std::vector<double> stages = stage_times(model, data);
+  const std::size_t n_layers = model.net.layers.size();
+  std::printf("## Time per training sample by stage (1 thread, us)\n\n| encoding |");
+  for (std::size_t l = 0; l < n_layers; ++l) std::printf(" layer %zu forward |", l);
+  std::printf(" readout |");
+  for (std::size_t l = n_layers; l-- > 0;) std::printf(" layer %zu reverse |", l);
+  std::printf(" the rest: optimizer, pushes, statistics |\n|");
+  for (std::size_t k = 0; k < stages.size() + 1; ++k) std::printf("---|");
+  double sum = 0.0;
+  std::printf("\n|");
+  for (double us : stages) {
+    std::printf(" %.1f |", us);
+    sum += us;
+  }
+  std::printf(" %.1f |\n\n", 1e6 / train1 - sum);
 
   if (!o.scaling) return 0;
   const Dataset small = data.slice(0, std::min<std::size_t>(data.size(), 3000));

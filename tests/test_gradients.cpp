@@ -9,6 +9,7 @@
 
 #include "reference.hpp"
 #include "spiketime/init.hpp"
+#include "spiketime/layer.hpp"
 #include "spiketime/network.hpp"
 
 namespace spiketime {
@@ -225,6 +226,65 @@ TEST_P(GradientsVsFiniteDifferences, MultiSpikeNetworks) {
 
 INSTANTIATE_TEST_SUITE_P(RatiosAndDepths, GradientsVsFiniteDifferences,
                          ::testing::Combine(::testing::Values(0.5, 1.0, 2.0, 3.7), ::testing::Values(2, 3)));
+
+// The engine runs a layer in blocks of 32 neurons, and the finite-difference
+// checks above only see layers of one partial block. The neurons of a layer
+// do not interact, so a 45-neuron layer (a full block and a partial one) must
+// give each neuron the spikes and weight gradients that a layer of that
+// neuron alone gives (bit for bit: the same arithmetic per neuron), and as
+// input-time gradient the sum of the single neurons' (to rounding: the sum
+// runs in another order).
+TEST(WideLayers, EqualTheirNeuronsOneByOne) {
+  std::mt19937_64 rng(45);
+  for (double ratio : {0.5, 1.0, 2.0, 3.7}) {
+    NeuronParams p;
+    p.tau_s = 2.0;
+    p.tau_m = 2.0 * ratio;
+    const int n_in = 12, n_out = 45;
+    const Layer wide = random_layer(rng, p, n_in, n_out, 1.0 / (n_out * psp_peak(p)), 0.4);
+    const SpikeTrain input = merge_spike_lists(random_inputs(rng, n_in, 4, 30.0));
+    std::uniform_real_distribution<double> coef(-1.0, 1.0);
+    LayerWorkspace ws;
+    LayerTrace trace;
+    layer_forward(wide, input, 40.0, trace, ws);
+    std::vector<double> grad_out(trace.spikes.size());
+    for (double& g : grad_out) g = coef(rng);
+    std::vector<double> grad_w(wide.weights.size(), 0.0), grad_in(input.size());
+    layer_backward(wide, input, trace, grad_out.data(), {}, grad_w.data(), grad_in.data(), ws);
+
+    std::vector<double> sum_in(input.size(), 0.0);
+    int multi_spike = 0;
+    for (int n = 0; n < n_out; ++n) {
+      Layer single(p, n_in, 1);
+      for (int j = 0; j < n_in; ++j) single.weight(0, j) = wide.weight(n, j);
+      LayerTrace one;
+      layer_forward(single, input, 40.0, one, ws);
+      std::vector<double> one_grad_out;
+      std::size_t k = 0;
+      for (std::size_t e = 0; e < trace.spikes.size(); ++e) {
+        if (trace.spikes.neurons[e] != n) continue;
+        ASSERT_LT(k, one.spikes.size()) << "neuron " << n;
+        EXPECT_EQ(trace.spikes.times[e], one.spikes.times[k]) << "neuron " << n << " spike " << k;
+        EXPECT_EQ(trace.current_at_spike[e], one.current_at_spike[k]) << "neuron " << n << " spike " << k;
+        one_grad_out.push_back(grad_out[e]);
+        ++k;
+      }
+      ASSERT_EQ(k, one.spikes.size()) << "neuron " << n;
+      multi_spike += k >= 3;
+      std::vector<double> one_grad_w(static_cast<std::size_t>(n_in), 0.0), one_grad_in(input.size());
+      layer_backward(single, input, one, one_grad_out.data(), {}, one_grad_w.data(), one_grad_in.data(), ws);
+      for (int j = 0; j < n_in; ++j) {
+        EXPECT_EQ(grad_w[static_cast<std::size_t>(j) * n_out + n], one_grad_w[static_cast<std::size_t>(j)])
+            << "neuron " << n << " input " << j;
+      }
+      for (std::size_t m = 0; m < input.size(); ++m) sum_in[m] += one_grad_in[m];
+    }
+    double scale = 0.0;
+    for (double g : sum_in) scale = std::max(scale, std::abs(g));
+    for (std::size_t m = 0; m < input.size(); ++m) EXPECT_NEAR(grad_in[m], sum_in[m], 1e-12 * scale) << "input " << m;
+    EXPECT_GE(multi_spike, 10) << "ratio " << ratio << ": most neurons should fire several times";
+  }
+}
 
 TEST(SingleSpike, MaxSpikesOneGivesTheFirstSpikeOfTheUnlimitedNetwork) {
   std::mt19937_64 rng(11);

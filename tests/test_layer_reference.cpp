@@ -17,10 +17,12 @@ using testing::random_inputs;
 using testing::random_layer;
 using testing::reference_layer;
 
-class LayerVsReference : public ::testing::TestWithParam<double> {};
+// (tau_m / tau_s, neurons): 10 neurons make one partial block of the engine;
+// 45 make a full block of 32 and a partial one of 13.
+class LayerVsReference : public ::testing::TestWithParam<std::tuple<double, int>> {};
 
 TEST_P(LayerVsReference, SpikeTimesMatchFineStepIntegration) {
-  const double ratio = GetParam();
+  const auto [ratio, n_out] = GetParam();
   NeuronParams p;
   p.tau_s = 2.0;
   p.tau_m = 2.0 * ratio;
@@ -33,14 +35,15 @@ TEST_P(LayerVsReference, SpikeTimesMatchFineStepIntegration) {
   const double h = tau_min / 400.0;
   const double state_error = (t_end / tau_min) * std::pow(h / tau_min, 4) / 120.0;
 
-  std::mt19937_64 rng(static_cast<uint64_t>(ratio * 1000));
+  std::mt19937_64 rng(static_cast<uint64_t>(ratio * 1000 + n_out));
   const double psp = psp_peak(p);
   int max_count = 0, min_count = 1 << 30, compared = 0;
   double max_error = 0.0, max_error_over_tolerance = 0.0;
   for (int trial = 0; trial < 3; ++trial) {
     const auto inputs = random_inputs(rng, 12, 4, 30.0);
-    // Neuron n gets weights around n times 0.1 PSP heights: from silent to > 20 spikes.
-    const Layer layer = random_layer(rng, p, 12, 10, 0.1 / psp, 0.4);
+    // Neuron n gets weights around n/n_out times a PSP height: from silent to
+    // > 20 spikes.
+    const Layer layer = random_layer(rng, p, 12, n_out, 1.0 / (n_out * psp), 0.4);
     LayerTrace trace;
     LayerWorkspace ws;
     layer_forward(layer, merge_spike_lists(inputs), t_end, trace, ws);
@@ -67,7 +70,7 @@ TEST_P(LayerVsReference, SpikeTimesMatchFineStepIntegration) {
       }
     }
   }
-  std::cout << "[ ref ] ratio " << ratio << ": " << compared << " spikes, up to " << max_count
+  std::cout << "[ ref ] ratio " << ratio << ", " << n_out << " neurons: " << compared << " spikes, up to " << max_count
             << " per neuron, max |engine - RK4| " << max_error << " (" << max_error_over_tolerance
             << " of the tolerance)\n";
   EXPECT_EQ(min_count, 0) << "some neuron should stay silent";
@@ -75,7 +78,8 @@ TEST_P(LayerVsReference, SpikeTimesMatchFineStepIntegration) {
   EXPECT_GT(compared, 100);
 }
 
-INSTANTIATE_TEST_SUITE_P(TauRatios, LayerVsReference, ::testing::Values(0.5, 1.0, 2.0, 3.7));
+INSTANTIATE_TEST_SUITE_P(TauRatiosAndWidths, LayerVsReference,
+                         ::testing::Combine(::testing::Values(0.5, 1.0, 2.0, 3.7), ::testing::Values(10, 45)));
 
 TEST(LayerVsReference, MaxSpikesStopsANeuronAfterItsBudget) {
   std::mt19937_64 rng(7);

@@ -105,7 +105,6 @@ uint32_t lane_bits(LaneMask m) {
 #endif
 }
 
-
 // Calls f(q) for q = 0, ..., kCount - 1, each q a compile-time constant
 // (integral_constant), so that arrays of vectors indexed by q can live in
 // registers: a loop indexes them at run time until it is unrolled, which is
@@ -257,7 +256,9 @@ void emit_spikes(LayerTrace& trace, LayerWorkspace& ws) {
   // Within a step the grouped spikes come by neuron, and by time for each
   // neuron, so their rank breaks ties in time as the neuron order would.
   ws.sort_keys.resize(ws.pending.size());
-  for (std::size_t r = 0; r < ws.order.size(); ++r) ws.sort_keys[r] = {ws.pending[ws.order[r]].time, static_cast<uint32_t>(r)};
+  for (std::size_t r = 0; r < ws.order.size(); ++r) {
+    ws.sort_keys[r] = {ws.pending[ws.order[r]].time, static_cast<uint32_t>(r)};
+  }
   const auto earlier = [](const LayerWorkspace::SortKey& a, const LayerWorkspace::SortKey& c) {
     return a.time < c.time || (a.time == c.time && a.rank < c.rank);
   };
@@ -271,9 +272,9 @@ void emit_spikes(LayerTrace& trace, LayerWorkspace& ws) {
   }
 }
 
-// The reverse sweep of neurons [b, b + width), latest input first, with the
-// block's three sums of layer_backward in registers. Adds to the weight
-// gradient and, with kInputGradient, to the per-input lane sums of dL/dt.
+// The reverse sweep of neurons [b, b + width), latest input first, keeping
+// the block's three sums (see layer_backward). Adds to the weight gradient
+// and, with kInputGradient, to the per-input lane sums of dL/dt.
 template <int kUsed, bool kPartial, bool kInputGradient>
 void backward_block(const Layer& layer, const SpikeTrain& input, const int32_t* out_n, int b, int width,
                     double* grad_weights, LayerWorkspace& ws) {

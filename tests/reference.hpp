@@ -75,6 +75,16 @@ inline std::vector<std::vector<double>> reference_layer(const std::vector<std::v
   return out;
 }
 
+// The neurons the tests sweep over time-constant ratios: tau_s = 2 and
+// tau_m = ratio * tau_s (1 and 2 take the closed-form crossings, others the
+// bracketed search).
+inline NeuronParams params_with_ratio(double ratio) {
+  NeuronParams p;
+  p.tau_s = 2.0;
+  p.tau_m = 2.0 * ratio;
+  return p;
+}
+
 // Random input lists: each of n neurons spikes `per_neuron` times (sorted) in [0, t_max).
 inline std::vector<std::vector<double>> random_inputs(std::mt19937_64& rng, int n, int per_neuron, double t_max) {
   std::uniform_real_distribution<double> time(0.0, t_max);

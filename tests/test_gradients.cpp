@@ -15,6 +15,7 @@
 namespace spiketime {
 namespace {
 
+using testing::params_with_ratio;
 using testing::random_inputs;
 using testing::random_layer;
 
@@ -176,9 +177,7 @@ double min_crossing_slope(const Network& net, const NetworkWorkspace& ws) {
 TEST_P(GradientsVsFiniteDifferences, MultiSpikeNetworks) {
   const auto [ratio, depth] = GetParam();
   std::mt19937_64 rng(static_cast<uint64_t>(ratio * 100 + depth));
-  NeuronParams p;
-  p.tau_s = 2.0;
-  p.tau_m = 2.0 * ratio;
+  const NeuronParams p = params_with_ratio(ratio);
   const std::vector<int> widths = depth == 2 ? std::vector<int>{6, 7, 3} : std::vector<int>{6, 7, 5, 3};
   // Weights in units of the height of a single PSP.
   const double psp = psp_peak(p);
@@ -237,9 +236,7 @@ INSTANTIATE_TEST_SUITE_P(RatiosAndDepths, GradientsVsFiniteDifferences,
 TEST(WideLayers, EqualTheirNeuronsOneByOne) {
   std::mt19937_64 rng(45);
   for (double ratio : {0.5, 1.0, 2.0, 3.7}) {
-    NeuronParams p;
-    p.tau_s = 2.0;
-    p.tau_m = 2.0 * ratio;
+    const NeuronParams p = params_with_ratio(ratio);
     const int n_in = 12, n_out = 45;
     const Layer wide = random_layer(rng, p, n_in, n_out, 1.0 / (n_out * psp_peak(p)), 0.4);
     const SpikeTrain input = merge_spike_lists(random_inputs(rng, n_in, 4, 30.0));
@@ -289,9 +286,7 @@ TEST(WideLayers, EqualTheirNeuronsOneByOne) {
 TEST(SingleSpike, MaxSpikesOneGivesTheFirstSpikeOfTheUnlimitedNetwork) {
   std::mt19937_64 rng(11);
   for (double ratio : {0.5, 1.0, 2.0, 3.7}) {
-    NeuronParams p;
-    p.tau_s = 2.0;
-    p.tau_m = 2.0 * ratio;
+    const NeuronParams p = params_with_ratio(ratio);
     Layer layer = random_layer(rng, p, 10, 8, 0.3 / std::sqrt(ratio), 0.4);
     const SpikeTrain input = merge_spike_lists(random_inputs(rng, 10, 3, 20.0));
     LayerTrace unlimited, single;
@@ -316,9 +311,7 @@ TEST(SingleSpike, MaxSpikesOneGivesTheFirstSpikeOfTheUnlimitedNetwork) {
 TEST(SingleSpike, TtfsGradientsMatchFiniteDifferences) {
   std::mt19937_64 rng(12);
   for (double ratio : {0.5, 1.0, 2.0, 3.7}) {
-    NeuronParams p;
-    p.tau_s = 2.0;
-    p.tau_m = 2.0 * ratio;
+    NeuronParams p = params_with_ratio(ratio);
     p.max_spikes = 1;
     // Weights in units of one PSP's height: 16 input spikes reach each hidden
     // neuron and about 10 each output neuron.

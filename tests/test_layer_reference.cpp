@@ -13,6 +13,7 @@
 namespace spiketime {
 namespace {
 
+using testing::params_with_ratio;
 using testing::random_inputs;
 using testing::random_layer;
 using testing::reference_layer;
@@ -23,9 +24,7 @@ class LayerVsReference : public ::testing::TestWithParam<std::tuple<double, int>
 
 TEST_P(LayerVsReference, SpikeTimesMatchFineStepIntegration) {
   const auto [ratio, n_out] = GetParam();
-  NeuronParams p;
-  p.tau_s = 2.0;
-  p.tau_m = 2.0 * ratio;
+  NeuronParams p = params_with_ratio(ratio);
   p.theta = 1.0;
   const double t_end = 40.0;
   const double tau_min = std::min(p.tau_m, p.tau_s);

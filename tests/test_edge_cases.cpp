@@ -1,6 +1,7 @@
 // Edge cases of the engine.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -92,6 +93,28 @@ TEST(EdgeCases, IdenticalInputTimes) {
   ASSERT_GT(once.spikes.size(), 1u);
   EXPECT_EQ(twice.spikes.times, once.spikes.times);
   EXPECT_EQ(swapped.spikes.times, once.spikes.times);
+}
+
+TEST(EdgeCases, ManySpikesInOneStepComeInTimeOrderTiesByNeuron) {
+  // After its last input a wide layer fires in one stretch, so the engine
+  // orders many spikes within one step. Neurons 2k and 2k + 1 have equal
+  // weights and fire at equal times: the lower index must come first.
+  const int n_out = 300;
+  Layer layer(standard(), 2, n_out);
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> weight(2.0, 8.0);
+  for (int n = 0; n < n_out; n += 2) {
+    for (int j = 0; j < 2; ++j) layer.weight(n, j) = layer.weight(n + 1, j) = weight(rng);
+  }
+  LayerWorkspace ws;
+  LayerTrace trace;
+  layer_forward(layer, merge_spike_lists({{1.0}, {2.0}}), 60.0, trace, ws);
+  const SpikeTrain ordered = merge_spike_lists(split_spike_train(trace.spikes, n_out));
+  EXPECT_EQ(trace.spikes.times, ordered.times);
+  EXPECT_EQ(trace.spikes.neurons, ordered.neurons);
+  const auto after_inputs = std::count_if(trace.spikes.times.begin(), trace.spikes.times.end(),
+                                          [](double t) { return t > 2.0; });
+  EXPECT_GE(after_inputs, 100) << "most spikes should fall in the last step";
 }
 
 TEST(EdgeCases, GrazingCrossingIsGuarded) {

@@ -84,7 +84,7 @@ struct LayerWorkspace {
   // Counting sorts (forward: spikes by step; reverse: output spikes by block):
   // where each group starts, and the indices in group order.
   std::vector<uint32_t> group_start, order;
-  std::vector<uint32_t> bucket_start, bucket_order;  // within a step, by time (forward)
+  std::vector<uint32_t> bucket_start, bucket_order;  // sorting within a step (forward)
   // Reverse: lambda per output spike, the reset chain per neuron; per output
   // spike the input after which it enters the sums and its decay from there; per
   // input spike the shift factors to the previous input and the lane sums of

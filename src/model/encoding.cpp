@@ -1,7 +1,10 @@
 #include "spiketime/encoding.hpp"
 
+#include "sorting.hpp"
+
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <numbers>
 #include <random>
 
@@ -20,12 +23,20 @@ void encode_latency(const float* features, int n_features, const Encoding& encod
 
 void sort_spike_train(SpikeTrain& out) {
   // Order by time, ties by neuron index: the order merge_spike_lists gives.
-  // Pairs compare exactly so; the scratch array is kept per thread, so that
+  // Pairs compare exactly so; the scratch memory is kept per thread, so that
   // encoding a sample allocates nothing once warm.
-  thread_local std::vector<std::pair<double, int32_t>> spikes;
+  using Spike = std::pair<double, int32_t>;
+  thread_local std::vector<Spike> spikes, copy;
+  thread_local std::vector<uint32_t> start, order;
   spikes.resize(out.size());
-  for (std::size_t k = 0; k < out.size(); ++k) spikes[k] = {out.times[k], out.neurons[k]};
-  std::sort(spikes.begin(), spikes.end());
+  double lo = 0.0, hi = 0.0;
+  for (std::size_t k = 0; k < out.size(); ++k) {
+    spikes[k] = {out.times[k], out.neurons[k]};
+    lo = k == 0 ? out.times[k] : std::min(lo, out.times[k]);
+    hi = k == 0 ? out.times[k] : std::max(hi, out.times[k]);
+  }
+  detail::sort_by_time(spikes.data(), spikes.size(), lo, hi, [](const Spike& s) { return s.first; }, std::less<Spike>(),
+                       start, order, copy);
   for (std::size_t k = 0; k < out.size(); ++k) {
     out.times[k] = spikes[k].first;
     out.neurons[k] = spikes[k].second;

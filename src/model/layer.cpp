@@ -1,5 +1,7 @@
 #include "spiketime/layer.hpp"
 
+#include "sorting.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -76,22 +78,6 @@ void store(double* p, Lanes x, int width) {
     for (int l = 0; l < width; ++l) p[l] = x[l];
 #endif
   }
-}
-
-// A stable counting sort: order gets the indices [0, count) grouped by
-// key(i) < n_keys, and start[k] where the group of key k begins (start has
-// n_keys + 1 entries).
-template <class Key>
-void group_by(std::size_t count, std::size_t n_keys, Key key, std::vector<uint32_t>& start,
-              std::vector<uint32_t>& order) {
-  start.assign(n_keys + 1, 0);
-  for (std::size_t i = 0; i < count; ++i) ++start[key(i) + 1];
-  for (std::size_t k = 0; k < n_keys; ++k) start[k + 1] += start[k];
-  order.resize(count);
-  for (std::size_t i = 0; i < count; ++i) order[start[key(i)]++] = static_cast<uint32_t>(i);
-  // Each start[k] now holds the end of group k, which is where group k + 1 begins.
-  for (std::size_t k = n_keys; k > 0; --k) start[k] = start[k - 1];
-  start[0] = 0;
 }
 
 // Bit l set where lane l of the mask is set (one instruction with AVX-512).
@@ -247,54 +233,25 @@ void forward_block(const Layer& layer, const SpikeTrain& input, int b, int width
   }
 }
 
-// Sorts keys[first, last), the spikes of one step, by (time, rank): a strict
-// total order, so the result is that of any sort. A comparison sort
-// mispredicts about every other comparison on such keys; instead the keys are
-// first distributed over as many buckets as there are keys by their offset
-// in the step (monotone in time), which leaves them nearly sorted, and an
-// insertion sort then finishes with predictable comparisons.
-void sort_step(std::vector<LayerWorkspace::SortKey>& keys, std::size_t first, std::size_t last, const InputStep& s,
-               LayerWorkspace& ws) {
-  using SortKey = LayerWorkspace::SortKey;
-  const std::size_t count = last - first;
-  SortKey* k = keys.data() + first;
-  constexpr std::size_t kBucketed = 16;  // below this the insertion sort alone is as fast
-  if (count >= kBucketed && s.dt > 0.0) {
-    const double per_time = static_cast<double>(count) / s.dt;
-    const auto bucket = [&](std::size_t i) {
-      // Clamped: a time rounded to just outside the step still orders right.
-      const double b = std::clamp((k[i].time - s.t0) * per_time, 0.0, static_cast<double>(count - 1));
-      return static_cast<std::size_t>(b);
-    };
-    group_by(count, count, bucket, ws.bucket_start, ws.bucket_order);
-    ws.bucket_keys.resize(count);
-    for (std::size_t i = 0; i < count; ++i) ws.bucket_keys[i] = k[ws.bucket_order[i]];
-    std::copy(ws.bucket_keys.begin(), ws.bucket_keys.end(), k);
-  }
-  const auto earlier = [](const SortKey& a, const SortKey& c) {
-    return a.time < c.time || (a.time == c.time && a.rank < c.rank);
-  };
-  for (std::size_t i = 1; i < count; ++i) {
-    const SortKey key = k[i];
-    std::size_t j = i;
-    for (; j > 0 && earlier(key, k[j - 1]); --j) k[j] = k[j - 1];
-    k[j] = key;
-  }
-}
-
 // Moves the pending spikes into the trace in time order (ties by neuron):
 // grouped by step (a counting sort), then sorted within each step.
 void emit_spikes(LayerTrace& trace, LayerWorkspace& ws) {
   const std::size_t n_steps = trace.steps.size();
-  group_by(ws.pending.size(), n_steps, [&](std::size_t i) { return ws.pending[i].step; }, ws.group_start, ws.order);
+  detail::group_by(ws.pending.size(), n_steps, [&](std::size_t i) { return ws.pending[i].step; }, ws.group_start, ws.order);
   // Within a step the grouped spikes come by neuron, and by time for each
   // neuron, so their rank breaks ties in time as the neuron order would.
   ws.sort_keys.resize(ws.pending.size());
   for (std::size_t r = 0; r < ws.order.size(); ++r) {
     ws.sort_keys[r] = {ws.pending[ws.order[r]].time, static_cast<uint32_t>(r)};
   }
+  const auto earlier = [](const LayerWorkspace::SortKey& a, const LayerWorkspace::SortKey& c) {
+    return a.time < c.time || (a.time == c.time && a.rank < c.rank);
+  };
   for (std::size_t k = 0; k < n_steps; ++k) {
-    sort_step(ws.sort_keys, ws.group_start[k], ws.group_start[k + 1], trace.steps[k], ws);
+    const InputStep& s = trace.steps[k];
+    detail::sort_by_time(ws.sort_keys.data() + ws.group_start[k], ws.group_start[k + 1] - ws.group_start[k], s.t0,
+                         s.t0 + s.dt, [](const LayerWorkspace::SortKey& key) { return key.time; }, earlier,
+                         ws.bucket_start, ws.bucket_order, ws.bucket_keys);
   }
   for (const auto& key : ws.sort_keys) {
     const auto& spike = ws.pending[ws.order[key.rank]];
@@ -495,7 +452,7 @@ void layer_backward(const Layer& layer, const SpikeTrain& input, const LayerTrac
   }
   // The output spikes grouped by block, in time order within each.
   const auto n_blocks = static_cast<std::size_t>((n + kBlock - 1) / kBlock);
-  group_by(n_spikes, n_blocks, [&](std::size_t e) { return static_cast<std::size_t>(out_n[e] / kBlock); },
+  detail::group_by(n_spikes, n_blocks, [&](std::size_t e) { return static_cast<std::size_t>(out_n[e] / kBlock); },
            ws.group_start, ws.order);
   // The shifts between inputs are the decays of the forward steps (inputs
   // after t_end, which it did not step through, aside).

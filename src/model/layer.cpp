@@ -46,7 +46,6 @@ constexpr int kLanes = 8;
 constexpr int kVecs = 4;
 constexpr int kBlock = kLanes * kVecs;
 typedef double Lanes __attribute__((vector_size(kLanes * sizeof(double))));
-typedef int64_t LaneMask __attribute__((vector_size(kLanes * sizeof(int64_t))));
 // Weight rows are prefetched this many input spikes ahead: a block visits
 // each row once per sample, so nothing else brings them in ahead of time.
 constexpr uint32_t kPrefetchAhead = 8;
@@ -80,11 +79,21 @@ void store(double* p, Lanes x, int width) {
   }
 }
 
-// Bit l set where lane l of the mask is set (one instruction with AVX-512).
-uint32_t lane_bits(LaneMask m) {
-#if defined(__AVX512DQ__)
-  return _mm512_movepi64_mask(reinterpret_cast<__m512i>(m));
+// The screen of one vector of neurons over a step: bit l set where neuron l
+// may have crossed threshold, given its state (v, c) at the start and (v1, c1)
+// at the end. A crossing needs V(t0+dt) >= theta, or an interior peak, whose
+// height is I at the peak (< I(t0), so I(t0) >= theta) and which requires V
+// to be falling at t0 + dt (I < V). A peak also needs V rising at t0
+// (I > V), which holds whenever V < theta <= I there: not testing it can
+// only flag more neurons, never fewer. With AVX-512 the comparisons give bit
+// masks directly.
+uint32_t may_cross(Lanes c, Lanes v1, Lanes c1, Lanes th) {
+#if defined(__AVX512F__)
+  const __mmask8 peaks = _mm512_mask_cmp_pd_mask(_mm512_cmp_pd_mask(c, th, _CMP_GE_OQ), c1, v1, _CMP_LT_OQ);
+  return static_cast<uint32_t>(peaks | _mm512_cmp_pd_mask(v1, th, _CMP_GE_OQ));
 #else
+  typedef int64_t LaneMask __attribute__((vector_size(kLanes * sizeof(int64_t))));
+  const LaneMask m = (v1 >= th) | ((c1 < v1) & (c >= th));
   uint32_t bits = 0;
   for (int l = 0; l < kLanes; ++l) bits |= static_cast<uint32_t>(m[l] & 1) << l;
   return bits;
@@ -164,11 +173,8 @@ bool resolve_crossings(const NeuronParams& p, int n, uint32_t step, NeuronState 
 // Simulates neurons [b, b + width) over all steps. Each step decays the
 // states, then adds the weight rows of the step's input spikes to the
 // currents (a spike at exactly t0 + dt is found before the jump, which cannot
-// cause it). The vectorized screen flags the neurons that may have crossed
-// threshold in the step; only those get the exact scalar search. A crossing
-// needs V(t0+dt) >= theta, or an interior peak, whose height is I at the peak
-// (< I(t0)) and which requires V to be rising at t0 (I > V) and falling at
-// t0 + dt (I < V).
+// cause it). The vectorized screen (may_cross) flags the neurons that may
+// have crossed threshold in the step; only those get the exact scalar search.
 // kUsed: the vectors the block needs, ceil(width / kLanes); kPartial: the
 // last of them is not full. Both fixed at compile time, so that a full
 // block's loop has no partial loads in it.
@@ -195,8 +201,7 @@ void forward_block(const Layer& layer, const SpikeTrain& input, int b, int width
       for_each_vector<kUsed>([&](auto q) {
         v1[q] = s.f.m * v[q] + s.f.kappa * c[q];
         c1[q] = s.f.s * c[q];
-        const LaneMask may_cross = (v1[q] >= th[q]) | ((c1[q] < v1[q]) & (c[q] >= th[q]) & (c[q] > v[q]));
-        flagged |= lane_bits(may_cross) << (q * kLanes);
+        flagged |= may_cross(c[q], v1[q], c1[q], th[q]) << (q * kLanes);
       });
       if (flagged != 0) {
         // Through memory: no vector is live across the call, so that the

@@ -106,6 +106,18 @@ double mean_active(const Dataset& data) {
   return n / static_cast<double>(data.size());
 }
 
+// Distinct input spike times per image: the steps of the first layer, each of
+// which costs every neuron a decay and a threshold screen.
+double mean_input_times(const Model& model, const Dataset& data) {
+  SpikeTrain input;
+  double n = 0;
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    encode_latency(data.sample(i), model.n_features, model.encoding, input);
+    for (std::size_t e = 0; e < input.size(); ++e) n += e == 0 || input.times[e] != input.times[e - 1];
+  }
+  return n / static_cast<double>(data.size());
+}
+
 // Microseconds per sample of each stage of a training step, one thread: the
 // encoding, each layer's forward pass, the readout, each layer's reverse
 // pass (the first without input-time gradients, as in training).
@@ -181,7 +193,8 @@ int run(const Options& o) {
 
   std::printf("## Throughput, MNIST 784-%d-10, batch %d, %zu training images (%s)\n\n", model.net.layers[0].n_out,
               config.batch_size, data.size(), o.model_path.empty() ? "initial weights" : o.model_path.c_str());
-  std::printf("Active inputs (input spikes) per image: %.1f\n\n", mean_active(data));
+  std::printf("Active inputs (input spikes) per image: %.1f, at %.1f distinct times\n\n", mean_active(data),
+              mean_input_times(model, data));
   // Every figure is the best of o.repeats runs, 1 and 2 threads alternating:
   // on a shared host a run can lose a core for a while, and the best run is
   // the one that did not.

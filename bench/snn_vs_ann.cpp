@@ -180,7 +180,6 @@ Dataset brightest(const Dataset& data, int k) {
   return out;
 }
 
-
 int run(const Options& o) {
   TrainConfig config = default_config("mnist");
   const DataSplits splits = load_splits("mnist", default_data_dir(), 10000);

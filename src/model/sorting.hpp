@@ -26,8 +26,8 @@ void group_by(std::size_t count, std::size_t n_keys, Key key, std::vector<uint32
 }
 
 // Sorts items[0, count) by `earlier`, a strict total order that orders by
-// time(item) first; every time lies in [lo, hi]. The result is that of any
-// sort. A comparison sort mispredicts about every other comparison on spike
+// time(item) first; the times lie in [lo, hi] (up to rounding). The result is
+// that of any sort. A comparison sort mispredicts about every other comparison on spike
 // times; instead the items are first distributed over as many buckets as
 // there are items by their time (monotone), which leaves them nearly sorted,
 // and an insertion sort then finishes with predictable comparisons. start,
@@ -36,7 +36,7 @@ void group_by(std::size_t count, std::size_t n_keys, Key key, std::vector<uint32
 template <class T, class Time, class Earlier>
 void sort_by_time(T* items, std::size_t count, double lo, double hi, Time time, Earlier earlier,
                   std::vector<uint32_t>& start, std::vector<uint32_t>& order, std::vector<T>& copy) {
-  constexpr std::size_t kBucketed = 16;  // below this the insertion sort alone is as fast
+  constexpr std::size_t kBucketed = 16;  // smaller groups (most steps hold a few spikes) need no buckets
   const double per_time = static_cast<double>(count) / (hi - lo);
   // (Not finite when all times are equal or span less than a normal double.)
   if (count >= kBucketed && std::isfinite(per_time)) {

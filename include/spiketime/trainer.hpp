@@ -52,6 +52,14 @@ class Trainer {
   // same weights, whatever happened before a resume.
   PassStats train_epoch(const Dataset& train, int epoch, const Progress& progress);
 
+  // Wall-clock seconds of the last train_epoch in its two phases: the
+  // samples (encoding, forward, backward, pushes; in parallel over the
+  // threads) and the optimizer steps after each batch.
+  struct PhaseSeconds {
+    double samples = 0.0, optimizer = 0.0;
+  };
+  PhaseSeconds last_epoch_seconds() const { return last_epoch_seconds_; }
+
   // Optimizer state, for checkpoints.
   std::vector<const std::vector<double>*> optimizer_state() const;
   void restore_optimizer_state(std::vector<std::vector<double>> state, int64_t steps);
@@ -70,6 +78,7 @@ class Trainer {
   std::vector<std::unique_ptr<ThreadState>> threads_;
   std::vector<std::vector<double>> moment1_, moment2_;  // Adam m and v, or SGD velocity in moment1_
   int64_t steps_ = 0;
+  PhaseSeconds last_epoch_seconds_;
 };
 
 }  // namespace spiketime

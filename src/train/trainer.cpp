@@ -1,6 +1,7 @@
 #include "spiketime/trainer.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <numbers>
 #include <random>
@@ -237,6 +238,7 @@ PassStats Trainer::train_epoch(const Dataset& train, int epoch, const Progress& 
     std::swap(order[i - 1], order[rng() % i]);
   }
   for (auto& ts : threads_) ts->stats.reset(model_);
+  last_epoch_seconds_ = {};
   const double lr = learning_rate(epoch);
   PassStats so_far;
   const auto batch = static_cast<std::size_t>(config_.batch_size);
@@ -259,6 +261,8 @@ void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& 
   const GradientGuard guard{config_.min_vdot};
   const double push = config_.silent_push;
   const int n_threads = pool_.size();
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
   pool_.run([&](int t) {
     ThreadState& ts = *threads_[t];  // its gradient was cleared by the last update
     for (auto& v : ts.inputs_fired) std::fill(v.begin(), v.end(), 0.0);
@@ -291,7 +295,10 @@ void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& 
       }
     }
   });
+  const auto samples_done = Clock::now();
   apply_update(end - begin, lr);
+  last_epoch_seconds_.samples += std::chrono::duration<double>(samples_done - start).count();
+  last_epoch_seconds_.optimizer += std::chrono::duration<double>(Clock::now() - samples_done).count();
 }
 
 uint64_t Trainer::noise_seed(int epoch, std::size_t sample) const {

@@ -1,6 +1,7 @@
 // The training loop as a library: schedules, both optimizers, determinism.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 
 #include "spiketime/trainer.hpp"
@@ -50,6 +51,26 @@ TEST(Trainer, BothOptimizersLearn) {
     const PassStats first = train_epochs(c, 1, 2), fourth = train_epochs(c, 4, 2);
     EXPECT_LT(fourth.loss(), first.loss()) << optimizer;
     EXPECT_GT(fourth.accuracy(), 0.5) << optimizer;
+  }
+}
+
+TEST(Trainer, EpochTimeIsSplitIntoItsTwoPhases) {
+  // Both phases take time, and together no more than the whole epoch; the
+  // split is reset by each epoch.
+  TrainConfig c = default_config("yinyang");
+  c.hidden = {30};
+  c.train_limit = 600;
+  const DataSplits data = load_splits("yinyang", "", 0);
+  ThreadPool pool(2);
+  Trainer trainer(c, build_model(c, data.train), pool);
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    const auto start = std::chrono::steady_clock::now();
+    trainer.train_epoch(data.train, epoch, nullptr);
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const Trainer::PhaseSeconds phases = trainer.last_epoch_seconds();
+    EXPECT_GT(phases.samples, 0.0);
+    EXPECT_GT(phases.optimizer, 0.0);
+    EXPECT_LE(phases.samples + phases.optimizer, wall);
   }
 }
 

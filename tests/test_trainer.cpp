@@ -1,6 +1,7 @@
 // The training loop as a library: schedules, both optimizers, determinism.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -113,6 +114,45 @@ TEST(Trainer, DecoupledWeightDecayShrinksEachWeightByLrTimesDecay) {
     }
   }
   EXPECT_GT(largest_shift, 1e-3);
+}
+
+TEST(Trainer, RowsNoSampleCanSpikeOnStepAsAfterTheBatch) {
+  // The first layer's rows of features that are zero in a whole batch take
+  // their zero-gradient optimizer step while the batch's samples run.
+  // Clipping turns that off (every row then steps after the batch), and a
+  // bound that no gradient reaches leaves the arithmetic as it is: both ways
+  // must give the same weights, bit for bit, on any number of threads.
+  const Dataset yinyang = make_yinyang(640, 3);
+  Dataset data = yinyang;
+  const int extra = 5;  // features 4..7 fire in a few samples, feature 8 in none
+  data.n_features = yinyang.n_features + extra;
+  data.features.assign(data.size() * static_cast<std::size_t>(data.n_features), 0.0f);
+  for (std::size_t s = 0; s < data.size(); ++s) {
+    std::copy_n(yinyang.sample(s), yinyang.n_features, data.features.begin() + static_cast<std::ptrdiff_t>(s) * data.n_features);
+    for (int f = 0; f + 1 < extra; ++f) {
+      if (s % 53 == static_cast<std::size_t>(f)) data.features[s * static_cast<std::size_t>(data.n_features) + 4 + f] = 0.3f;
+    }
+  }
+  TrainConfig c = default_config("yinyang");
+  c.hidden = {30};
+  const Model initial = build_model(c, data);
+  for (int threads : {1, 2, 3}) {
+    Model after[2];
+    for (int clipped = 0; clipped < 2; ++clipped) {
+      c.grad_clip = clipped ? 1e300 : 0.0;
+      ThreadPool pool(threads);
+      Trainer trainer(c, initial, pool);
+      for (int epoch = 0; epoch < 2; ++epoch) trainer.train_epoch(data, epoch, nullptr);
+      after[clipped] = trainer.model();
+    }
+    for (std::size_t l = 0; l < initial.net.layers.size(); ++l) {
+      EXPECT_EQ(after[0].net.layers[l].weights, after[1].net.layers[l].weights) << threads << " threads, layer " << l;
+    }
+    // The sparse features' rows did move, in batches with and without them.
+    const Layer& first = after[0].net.layers[0];
+    EXPECT_NE(first.weight(0, 4), initial.net.layers[0].weight(0, 4));
+    EXPECT_EQ(first.weight(0, 8), initial.net.layers[0].weight(0, 8)) << "no gradient ever, no weight decay";
+  }
 }
 
 TEST(Trainer, InputNoiseChangesTrainingButNotItsDependenceOnThreads) {

@@ -71,6 +71,8 @@ class Trainer {
                    int epoch, double lr);
   uint64_t noise_seed(int epoch, std::size_t sample) const;  // input noise of one sample in one epoch
   void apply_update(std::size_t batch, double lr);
+  struct OptimizerPass;
+  OptimizerPass optimizer_pass(double lr, int64_t step);  // the optimizer update of step number `step`
 
   TrainConfig config_;
   Model model_;
@@ -79,6 +81,10 @@ class Trainer {
   std::vector<std::vector<double>> moment1_, moment2_;  // Adam m and v, or SGD velocity in moment1_
   int64_t steps_ = 0;
   PhaseSeconds last_epoch_seconds_;
+  // The first layer's rows that no sample of the current batch can spike on
+  // (features zero in all of them), as a list and as a flag per row.
+  std::vector<uint32_t> quiet_rows_;
+  std::vector<uint8_t> quiet_row_;
 };
 
 }  // namespace spiketime

@@ -1,6 +1,7 @@
 #include "spiketime/trainer.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <numbers>
@@ -256,6 +257,44 @@ PassStats Trainer::train_epoch(const Dataset& train, int epoch, const Progress& 
   return so_far;
 }
 
+// The optimizer's update of the model's weights in one step: n contiguous
+// weights of layer l with gradient g * factor (clearing g), a null g standing
+// for a zero gradient.
+struct Trainer::OptimizerPass {
+  OptimizerStep opt;
+  bool adam;
+  Trainer& trainer;
+  void step(std::size_t l, std::size_t offset, std::size_t n, double* g, double factor) const;
+  void zero_gradient_row(std::size_t l, std::size_t row) const;
+};
+
+Trainer::OptimizerPass Trainer::optimizer_pass(double lr, int64_t step) {
+  const OptimizerStep opt{lr,
+                          config_.beta1,
+                          config_.beta2,
+                          config_.adam_eps,
+                          1.0 - std::pow(config_.beta1, static_cast<double>(step)),
+                          1.0 - std::pow(config_.beta2, static_cast<double>(step)),
+                          config_.momentum,
+                          config_.weight_decay};
+  return {opt, config_.optimizer == "adam", *this};
+}
+
+void Trainer::OptimizerPass::step(std::size_t l, std::size_t offset, std::size_t n, double* g, double factor) const {
+  double* w = trainer.model_.net.layers[l].weights.data() + offset;
+  double* m = trainer.moment1_[l].data() + offset;
+  double* v = adam ? trainer.moment2_[l].data() + offset : nullptr;
+  if (adam && g) adam_step<true>(opt, factor, n, w, m, v, g);
+  if (adam && !g) adam_step<false>(opt, factor, n, w, m, v, nullptr);
+  if (!adam && g) momentum_step<true>(opt, factor, n, w, m, g);
+  if (!adam && !g) momentum_step<false>(opt, factor, n, w, m, nullptr);
+}
+
+void Trainer::OptimizerPass::zero_gradient_row(std::size_t l, std::size_t row) const {
+  const auto n_out = static_cast<std::size_t>(trainer.model_.net.layers[l].n_out);
+  step(l, row * n_out, n_out, nullptr, 1.0);
+}
+
 void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& order, std::size_t begin,
                           std::size_t end, int epoch, double lr) {
   const GradientGuard guard{config_.min_vdot};
@@ -263,6 +302,27 @@ void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& 
   const int n_threads = pool_.size();
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
+  // The first layer's rows of the features that are zero in every sample of
+  // the batch get no spike, so no gradient and no push, and no sample of the
+  // batch reads them: their optimizer step (the same arithmetic as after the
+  // batch) is taken by whichever thread has finished its samples, in the time
+  // it would otherwise wait for the other. (Not with clipping, whose factor
+  // needs the whole batch.)
+  quiet_rows_.clear();
+  quiet_row_.assign(static_cast<std::size_t>(model_.net.layers[0].n_in), 0);
+  if (config_.grad_clip <= 0.0) {
+    const auto n_features = static_cast<std::size_t>(model_.n_features);
+    std::fill_n(quiet_row_.begin(), n_features, 1);
+    for (std::size_t k = begin; k < end; ++k) {
+      const float* x = train.sample(order[k]);
+      for (std::size_t f = 0; f < n_features; ++f) quiet_row_[f] &= !(x[f] > 0.0f);  // encode_latency's test
+    }
+    for (std::size_t f = 0; f < n_features; ++f) {
+      if (quiet_row_[f]) quiet_rows_.push_back(static_cast<uint32_t>(f));
+    }
+  }
+  const OptimizerPass optimizer = optimizer_pass(lr, steps_ + 1);
+  std::atomic<std::size_t> next_quiet{0};
   pool_.run([&](int t) {
     ThreadState& ts = *threads_[t];  // its gradient was cleared by the last update
     for (auto& v : ts.inputs_fired) std::fill(v.begin(), v.end(), 0.0);
@@ -294,6 +354,12 @@ void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& 
         for (int32_t j : below.neurons) ts.grad.weights.back()[static_cast<std::size_t>(j) * out.n_out + o] -= push;
       }
     }
+    constexpr std::size_t kQuietChunk = 8;  // rows per claim
+    for (std::size_t chunk; (chunk = next_quiet.fetch_add(kQuietChunk)) < quiet_rows_.size();) {
+      for (std::size_t r = chunk; r < std::min(chunk + kQuietChunk, quiet_rows_.size()); ++r) {
+        optimizer.zero_gradient_row(0, quiet_rows_[r]);
+      }
+    }
   });
   const auto samples_done = Clock::now();
   apply_update(end - begin, lr);
@@ -316,10 +382,7 @@ void Trainer::apply_update(std::size_t batch, double lr) {
   ++steps_;
   const double scale = 1.0 / static_cast<double>(batch);
   const int n_threads = pool_.size();
-  const bool adam = config_.optimizer == "adam";
   const bool clipping = config_.grad_clip > 0.0;
-  const double bias1 = 1.0 - std::pow(config_.beta1, static_cast<double>(steps_));
-  const double bias2 = 1.0 - std::pow(config_.beta2, static_cast<double>(steps_));
   const std::size_t n_layers = model_.net.layers.size();
 
   // Per layer, over the whole batch: spikes of each input and of each neuron.
@@ -333,19 +396,7 @@ void Trainer::apply_update(std::size_t batch, double lr) {
     }
   }
 
-  const OptimizerStep opt{lr, config_.beta1, config_.beta2, config_.adam_eps, bias1, bias2,
-                           config_.momentum, config_.weight_decay};
-  // The optimizer on n contiguous weights of layer l; clears g. A null g
-  // stands for a zero gradient.
-  auto step = [&](std::size_t l, std::size_t offset, std::size_t n, double* g, double factor) {
-    double* w = model_.net.layers[l].weights.data() + offset;
-    double* m = moment1_[l].data() + offset;
-    double* v = adam ? moment2_[l].data() + offset : nullptr;
-    if (adam && g) adam_step<true>(opt, factor, n, w, m, v, g);
-    if (adam && !g) adam_step<false>(opt, factor, n, w, m, v, nullptr);
-    if (!adam && g) momentum_step<true>(opt, factor, n, w, m, g);
-    if (!adam && !g) momentum_step<false>(opt, factor, n, w, m, nullptr);
-  };
+  const OptimizerPass optimizer = optimizer_pass(lr, steps_);
 
   // One pass over the weights, each thread owning a range of rows of every
   // layer: sum the per-thread gradients into thread 0's in thread order (so
@@ -362,6 +413,7 @@ void Trainer::apply_update(std::size_t batch, double lr) {
       for (std::size_t i = 0; i < n_out; ++i) push[i] = fired[l][i] == 0.0 ? config_.silent_push : 0.0;
       const auto [row_begin, row_end] = split_range(static_cast<std::size_t>(layer.n_in), n_threads, t);
       for (std::size_t j = row_begin; j < row_end; ++j) {
+        if (l == 0 && quiet_row_[j]) continue;  // stepped during the batch
         const std::size_t offset = j * n_out;
         double* __restrict g = threads_[0]->grad.weights[l].data() + offset;
         for (std::size_t u = 1; u < threads_.size(); ++u) {
@@ -374,11 +426,11 @@ void Trainer::apply_update(std::size_t batch, double lr) {
         }
         const double fired_j = inputs_fired[l][j];
         if (fired_j == 0.0) {  // no thread's gradient has this row
-          if (!clipping) step(l, offset, n_out, nullptr, 1.0);
+          if (!clipping) optimizer.zero_gradient_row(l, j);
           continue;
         }
         for (std::size_t i = 0; i < n_out; ++i) g[i] = (g[i] - push[i] * fired_j) * scale;
-        if (!clipping) step(l, offset, n_out, g, 1.0);
+        if (!clipping) optimizer.step(l, offset, n_out, g, 1.0);
       }
     }
   });
@@ -392,7 +444,7 @@ void Trainer::apply_update(std::size_t batch, double lr) {
     for (std::size_t l = 0; l < n_layers; ++l) {
       std::vector<double>& g = threads_[0]->grad.weights[l];
       const auto [begin, end] = split_range(g.size(), n_threads, t);
-      step(l, begin, end - begin, g.data() + begin, factor);
+      optimizer.step(l, begin, end - begin, g.data() + begin, factor);
     }
   });
 }

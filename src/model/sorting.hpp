@@ -37,8 +37,8 @@ template <class T, class Time, class Earlier>
 void sort_by_time(T* items, std::size_t count, double lo, double hi, Time time, Earlier earlier,
                   std::vector<uint32_t>& start, std::vector<uint32_t>& order, std::vector<T>& copy) {
   constexpr std::size_t kBucketed = 16;  // smaller groups (most steps hold a few spikes) need no buckets
-  const double per_time = static_cast<double>(count) / (hi - lo);
-  // (Not finite when all times are equal or span less than a normal double.)
+  // (per_time is not finite when all times are equal or span less than a normal double.)
+  const double per_time = count >= kBucketed ? static_cast<double>(count) / (hi - lo) : 0.0;
   if (count >= kBucketed && std::isfinite(per_time)) {
     const auto bucket = [&](std::size_t i) {
       // Clamped: a time rounded to just outside [lo, hi] still orders right.

@@ -226,18 +226,19 @@ TEST_P(GradientsVsFiniteDifferences, MultiSpikeNetworks) {
 INSTANTIATE_TEST_SUITE_P(RatiosAndDepths, GradientsVsFiniteDifferences,
                          ::testing::Combine(::testing::Values(0.5, 1.0, 2.0, 3.7), ::testing::Values(2, 3)));
 
-// The engine runs a layer in blocks of 32 neurons, and the finite-difference
-// checks above only see layers of one partial block. The neurons of a layer
-// do not interact, so a 45-neuron layer (a full block and a partial one) must
-// give each neuron the spikes and weight gradients that a layer of that
-// neuron alone gives (bit for bit: the same arithmetic per neuron), and as
-// input-time gradient the sum of the single neurons' (to rounding: the sum
-// runs in another order).
+// The engine runs a layer in blocks of neurons (32 in the forward pass, 64 in
+// the reverse pass), and the finite-difference checks above only see layers
+// of one partial block. The neurons of a layer do not interact, so a
+// 75-neuron layer (two full forward blocks and a partial one; a full reverse
+// block and a partial one) must give each neuron the spikes and weight
+// gradients that a layer of that neuron alone gives (bit for bit: the same
+// arithmetic per neuron), and as input-time gradient the sum of the single
+// neurons' (to rounding: the sum runs in another order).
 TEST(WideLayers, EqualTheirNeuronsOneByOne) {
   std::mt19937_64 rng(45);
   for (double ratio : {0.5, 1.0, 2.0, 3.7}) {
     const NeuronParams p = params_with_ratio(ratio);
-    const int n_in = 12, n_out = 45;
+    const int n_in = 12, n_out = 75;
     const Layer wide = random_layer(rng, p, n_in, n_out, 1.0 / (n_out * psp_peak(p)), 0.4);
     const SpikeTrain input = merge_spike_lists(random_inputs(rng, n_in, 4, 30.0));
     std::uniform_real_distribution<double> coef(-1.0, 1.0);

@@ -19,7 +19,7 @@ using testing::random_layer;
 using testing::reference_layer;
 
 // (tau_m / tau_s, neurons): 10 neurons make one partial block of the engine;
-// 45 make a full block of 32 and a partial one of 13.
+// 60 make a full forward block of 48 and a partial one of 12.
 class LayerVsReference : public ::testing::TestWithParam<std::tuple<double, int>> {};
 
 TEST_P(LayerVsReference, SpikeTimesMatchFineStepIntegration) {
@@ -78,7 +78,7 @@ TEST_P(LayerVsReference, SpikeTimesMatchFineStepIntegration) {
 }
 
 INSTANTIATE_TEST_SUITE_P(TauRatiosAndWidths, LayerVsReference,
-                         ::testing::Combine(::testing::Values(0.5, 1.0, 2.0, 3.7), ::testing::Values(10, 45)));
+                         ::testing::Combine(::testing::Values(0.5, 1.0, 2.0, 3.7), ::testing::Values(10, 60)));
 
 TEST(LayerVsReference, MaxSpikesStopsANeuronAfterItsBudget) {
   std::mt19937_64 rng(7);

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -31,7 +32,7 @@ struct Options {
   std::string model_path;
   std::size_t samples = 10000;
   bool scaling = true;
-  int repeats = 3;
+  std::size_t repeats = 3;
 };
 
 // Samples per second of one training epoch over `data` (a fresh trainer, so
@@ -200,14 +201,14 @@ int run(const Options& o) {
   // Every figure is the best of o.repeats runs, 1 and 2 threads alternating:
   // on a shared host a run can lose a core for a while, and the best run is
   // the one that did not.
-  std::printf("Each figure: the best of %d runs, 1 and 2 threads alternating.\n\n", o.repeats);
+  std::printf("Each figure: the best of %zu runs, 1 and 2 threads alternating.\n\n", o.repeats);
   std::printf("| threads | training samples/s | inference samples/s | hidden spikes/neuron | output spikes/neuron |\n|---|---|---|---|---|\n");
   const int hidden = model.net.layers[0].n_out;
   double train[3] = {}, infer[3] = {}, ann[3] = {}, ann1_no_step = 0.0;
   Trainer::PhaseSeconds phases[3];  // those of the best training run
   std::vector<double> stages;
   PassStats epoch_stats;
-  for (int r = 0; r < o.repeats; ++r) {
+  for (std::size_t r = 0; r < o.repeats; ++r) {
     for (int threads : {1, 2}) {
       Trainer::PhaseSeconds run_phases;
       const double rate = train_rate(config, model, data, threads, &epoch_stats, &run_phases);
@@ -296,6 +297,13 @@ int run(const Options& o) {
 }  // namespace
 }  // namespace spiketime
 
+// The positive whole number written in `text`, or 0 when it is not one.
+std::size_t parse_count(const char* text) {
+  char* end = nullptr;
+  const unsigned long long n = std::strtoull(text, &end, 10);
+  return end != text && *end == '\0' && text[0] != '-' ? static_cast<std::size_t>(n) : 0;
+}
+
 int main(int argc, char** argv) {
   spiketime::Options o;
   for (int a = 1; a < argc; ++a) {
@@ -304,10 +312,13 @@ int main(int argc, char** argv) {
       o.model_path = argv[++a];
     } else if (arg == "--no-scaling") {
       o.scaling = false;
-    } else if (arg == "--samples" && a + 1 < argc) {
-      o.samples = std::stoul(argv[++a]);
-    } else if (arg == "--repeats" && a + 1 < argc) {
-      o.repeats = std::max(1, std::stoi(argv[++a]));
+    } else if ((arg == "--samples" || arg == "--repeats") && a + 1 < argc) {
+      const std::size_t n = parse_count(argv[++a]);
+      if (n == 0) {
+        std::fprintf(stderr, "snn_vs_ann: %s needs a positive whole number, got '%s'\n", arg.c_str(), argv[a]);
+        return 2;
+      }
+      (arg == "--samples" ? o.samples : o.repeats) = n;
     } else {
       std::fprintf(stderr, "snn_vs_ann: unknown argument '%s' (--model FILE, --samples N, --repeats N, --no-scaling)\n", arg.c_str());
       return 2;

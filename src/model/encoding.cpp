@@ -28,15 +28,12 @@ void sort_spike_train(SpikeTrain& out) {
   using Spike = std::pair<double, int32_t>;
   thread_local std::vector<Spike> spikes, copy;
   thread_local std::vector<uint32_t> start, order;
+  if (out.size() < 2) return;
   spikes.resize(out.size());
-  double lo = 0.0, hi = 0.0;
-  for (std::size_t k = 0; k < out.size(); ++k) {
-    spikes[k] = {out.times[k], out.neurons[k]};
-    lo = k == 0 ? out.times[k] : std::min(lo, out.times[k]);
-    hi = k == 0 ? out.times[k] : std::max(hi, out.times[k]);
-  }
-  detail::sort_by_time(spikes.data(), spikes.size(), lo, hi, [](const Spike& s) { return s.first; }, std::less<Spike>(),
-                       start, order, copy);
+  for (std::size_t k = 0; k < out.size(); ++k) spikes[k] = {out.times[k], out.neurons[k]};
+  const auto [lo, hi] = std::minmax_element(out.times.begin(), out.times.end());
+  detail::sort_by_time(spikes.data(), spikes.size(), *lo, *hi, [](const Spike& s) { return s.first; },
+                       std::less<Spike>(), start, order, copy);
   for (std::size_t k = 0; k < out.size(); ++k) {
     out.times[k] = spikes[k].first;
     out.neurons[k] = spikes[k].second;

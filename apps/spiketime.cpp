@@ -3,10 +3,15 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "spiketime/error.hpp"
+#include "spiketime/simd.hpp"
+#include "spiketime/version.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"spiketime: exact event-driven training of multi-spike spiking neural networks"};
-  app.require_subcommand(1);
+  app.require_subcommand(0, 1);
+  bool version = false;
+  app.add_flag("--version", version, "Print the version, the SIMD targets of this CPU and the one in use");
 
   spiketime::cli::SimulateOptions sim;
   CLI::App* simulate = app.add_subcommand("simulate", "Run one sample through a network given as JSON (docs/SIMULATE.md)");
@@ -43,11 +48,27 @@ int main(int argc, char** argv) {
   eval_cmd->add_flag("--json", eval.json, "Print one JSON object");
 
   try {
+    spiketime::select_target_from_environment();
+  } catch (const spiketime::InputError& e) {
+    std::cerr << "spiketime: " << e.what() << "\n";
+    return spiketime::cli::kExitBadInput;
+  }
+  try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << "spiketime: " << e.what() << " (see spiketime --help)\n";
+    return spiketime::cli::kExitBadInput;
+  }
+  if (version) {
+    std::cout << "spiketime " << spiketime::kVersion << "\nSIMD targets of this CPU:";
+    for (const std::string& t : spiketime::available_targets()) std::cout << ' ' << t;
+    std::cout << "\nSIMD target in use: " << spiketime::active_target() << '\n';
+    return 0;
+  }
+  if (app.get_subcommands().empty()) {
+    std::cerr << "spiketime: a subcommand is required (see spiketime --help)\n";
     return spiketime::cli::kExitBadInput;
   }
   if (simulate->parsed()) return spiketime::cli::simulate(sim);

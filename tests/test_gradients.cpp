@@ -269,10 +269,10 @@ TEST(WideLayers, EqualTheirNeuronsOneByOne) {
       }
       ASSERT_EQ(k, one.spikes.size()) << "neuron " << n;
       multi_spike += k >= 3;
-      std::vector<double> one_grad_w(static_cast<std::size_t>(n_in), 0.0), one_grad_in(input.size());
+      std::vector<double> one_grad_w(single.weights.size(), 0.0), one_grad_in(input.size());
       layer_backward(single, input, one, one_grad_out.data(), {}, one_grad_w.data(), one_grad_in.data(), ws);
       for (int j = 0; j < n_in; ++j) {
-        EXPECT_EQ(grad_w[static_cast<std::size_t>(j) * n_out + n], one_grad_w[static_cast<std::size_t>(j)])
+        EXPECT_EQ(grad_w[static_cast<std::size_t>(j) * wide.stride() + n], one_grad_w[static_cast<std::size_t>(j) * single.stride()])
             << "neuron " << n << " input " << j;
       }
       for (std::size_t m = 0; m < input.size(); ++m) sum_in[m] += one_grad_in[m];

@@ -32,18 +32,31 @@ SpikeTrain merge_spike_lists(const std::vector<std::vector<double>>& per_neuron)
 std::vector<std::vector<double>> split_spike_train(const SpikeTrain& train, int n_neurons);
 
 struct Layer {
+  // Rows are padded with zeros to a multiple of this many weights, a
+  // multiple of every SIMD target's vector width, so that the vector kernels
+  // read and write whole vectors only.
+  static constexpr int kRowMultiple = 8;
+
   NeuronParams neuron;
   int n_in = 0;
   int n_out = 0;
-  // Input-major: weights[j * n_out + i] is the weight from input j to neuron
-  // i, so an input spike touches one contiguous row.
+  // Input-major: weights[j * stride() + i] is the weight from input j to
+  // neuron i, so an input spike touches one contiguous row. The padding
+  // (i >= n_out) stays zero. Gradients and optimizer state share the layout.
   std::vector<double> weights;
 
   Layer() = default;
   Layer(NeuronParams p, int inputs, int outputs)
-      : neuron(p), n_in(inputs), n_out(outputs), weights(static_cast<std::size_t>(inputs) * outputs, 0.0) {}
-  double& weight(int out, int in) { return weights[static_cast<std::size_t>(in) * n_out + out]; }
-  double weight(int out, int in) const { return weights[static_cast<std::size_t>(in) * n_out + out]; }
+      : neuron(p), n_in(inputs), n_out(outputs), weights(static_cast<std::size_t>(inputs) * stride(), 0.0) {}
+  std::size_t stride() const {
+    return static_cast<std::size_t>((n_out + kRowMultiple - 1) / kRowMultiple * kRowMultiple);
+  }
+  double& weight(int out, int in) { return weights[static_cast<std::size_t>(in) * stride() + out]; }
+  double weight(int out, int in) const { return weights[static_cast<std::size_t>(in) * stride() + out]; }
+  // An array of this layout without the padding (n_in x n_out, the file
+  // layout), and back.
+  std::vector<double> packed(const std::vector<double>& padded) const;
+  std::vector<double> padded(const std::vector<double>& packed) const;
 };
 
 // The input train as the forward pass steps through it: each distinct input
@@ -93,7 +106,7 @@ struct LayerWorkspace {
   std::vector<int32_t> entry;
   std::vector<Decay> entry_decay;
   std::vector<Decay> shift;
-  std::vector<double> slope_lanes, slope_tail;
+  std::vector<double> slope;
 };
 
 // Guard against grazing crossings, where dV/dt at threshold is near zero and

@@ -61,8 +61,8 @@ class Trainer {
   PhaseSeconds last_epoch_seconds() const { return last_epoch_seconds_; }
 
   // Optimizer state, for checkpoints.
-  std::vector<const std::vector<double>*> optimizer_state() const;
-  void restore_optimizer_state(std::vector<std::vector<double>> state, int64_t steps);
+  std::vector<std::vector<double>> optimizer_state() const;
+  void restore_optimizer_state(const std::vector<std::vector<double>>& state, int64_t steps);
   int64_t steps() const { return steps_; }
 
  private:

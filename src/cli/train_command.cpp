@@ -57,9 +57,11 @@ void save_checkpoint(const std::string& path, const Trainer& trainer, const Trai
                  {"best_epoch", run.best_epoch},
                  {"best_score", run.best_score},
                  {"steps", trainer.steps()}};
+  std::vector<std::vector<double>> packed;  // the file layout: no row padding
+  for (const Layer& l : trainer.model().net.layers) packed.push_back(l.packed(l.weights));
+  for (auto& a : trainer.optimizer_state()) packed.push_back(std::move(a));
   std::vector<const std::vector<double>*> arrays;
-  for (const Layer& l : trainer.model().net.layers) arrays.push_back(&l.weights);
-  for (const auto* a : trainer.optimizer_state()) arrays.push_back(a);
+  for (const auto& a : packed) arrays.push_back(&a);
   io::write_container(path, kCheckpointMagic, kCheckpointVersion, header, arrays);
 }
 
@@ -166,7 +168,7 @@ int train(const TrainOptions& o) {
     Trainer trainer(config, std::move(initial), pool);
     if (resuming) {
       std::vector<std::vector<double>> state(checkpoint_arrays.begin() + n_layers, checkpoint_arrays.end());
-      trainer.restore_optimizer_state(std::move(state), steps);
+      trainer.restore_optimizer_state(state, steps);
     }
     std::string metrics = resuming ? metrics_prefix(metrics_path, run.epochs_done) : "";
 

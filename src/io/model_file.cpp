@@ -60,10 +60,10 @@ Model model_from(const json& header, std::vector<std::vector<double>> weights, c
       p.theta = layers[l].at("theta").get<double>();
       p.max_spikes = layers[l].at("max_spikes").get<int>();
       Layer layer(p, layers[l].at("inputs").get<int>(), layers[l].at("neurons").get<int>());
-      if (weights[l].size() != layer.weights.size()) {
+      if (weights[l].size() != static_cast<std::size_t>(layer.n_in) * layer.n_out) {
         throw InputError(path + ": layer " + std::to_string(l) + " weights do not match its shape");
       }
-      layer.weights = std::move(weights[l]);
+      layer.weights = layer.padded(weights[l]);
       m.net.layers.push_back(std::move(layer));
     }
   } catch (const json::exception& e) {
@@ -83,8 +83,10 @@ Model model_from(const json& header, std::vector<std::vector<double>> weights, c
 }  // namespace io
 
 void save_model(const Model& model, const std::string& path) {
+  std::vector<std::vector<double>> packed;
+  for (const Layer& l : model.net.layers) packed.push_back(l.packed(l.weights));
   std::vector<const std::vector<double>*> arrays;
-  for (const Layer& l : model.net.layers) arrays.push_back(&l.weights);
+  for (const auto& a : packed) arrays.push_back(&a);
   io::write_container(path, io::kModelMagic, kModelFormatVersion, io::model_header(model), arrays);
 }
 

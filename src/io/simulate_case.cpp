@@ -135,7 +135,7 @@ Layer parse_layer(const json& spec, std::size_t index, int n_in) {
 std::vector<std::vector<double>> neuron_major(const Layer& layer, const std::vector<double>& input_major) {
   std::vector<std::vector<double>> rows(static_cast<std::size_t>(layer.n_out), std::vector<double>(layer.n_in));
   for (int i = 0; i < layer.n_out; ++i) {
-    for (int j = 0; j < layer.n_in; ++j) rows[i][j] = input_major[static_cast<std::size_t>(j) * layer.n_out + i];
+    for (int j = 0; j < layer.n_in; ++j) rows[i][j] = input_major[static_cast<std::size_t>(j) * layer.stride() + i];
   }
   return rows;
 }

@@ -12,7 +12,9 @@ double psp_peak(const NeuronParams& p) {
 void initialize_weights(Layer& layer, std::mt19937_64& rng, double n_spikes, double mean_drive, double std_drive) {
   const double unit = layer.neuron.theta / psp_peak(layer.neuron);
   std::normal_distribution<double> dist(unit * mean_drive / n_spikes, unit * std_drive / std::sqrt(n_spikes));
-  for (double& w : layer.weights) w = dist(rng);
+  for (int j = 0; j < layer.n_in; ++j) {  // input-major, the padding left at zero
+    for (int i = 0; i < layer.n_out; ++i) layer.weight(i, j) = dist(rng);
+  }
 }
 
 }  // namespace spiketime

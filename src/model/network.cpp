@@ -22,7 +22,7 @@ void Network::validate() const {
       throw std::invalid_argument(where + "has " + std::to_string(layer.n_in) + " inputs but the layer below has " +
                                   std::to_string(layers[l - 1].n_out) + " neurons");
     }
-    if (layer.weights.size() != static_cast<std::size_t>(layer.n_in) * layer.n_out) {
+    if (layer.weights.size() != static_cast<std::size_t>(layer.n_in) * layer.stride()) {
       throw std::invalid_argument(where + "weight array does not match its shape");
     }
   }

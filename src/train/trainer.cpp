@@ -9,6 +9,7 @@
 
 #include "spiketime/init.hpp"
 #include "spiketime/loss.hpp"
+#include "model/kernels.hpp"
 
 namespace spiketime {
 
@@ -142,43 +143,6 @@ ReadoutResult run_sample(const Model& model, const float* features, int label, S
   return r;
 }
 
-// The constants of one optimizer step.
-struct OptimizerStep {
-  double lr, beta1, beta2, eps, bias1, bias2, momentum, weight_decay;
-};
-
-// Adam (decoupled weight decay) on n weights with gradient g * factor;
-// clears g. Without kGradient the gradient is zero and g is not touched:
-// the same arithmetic, without the memory traffic. Free functions over
-// restrict pointers, every constant a local, so that the loops vectorize
-// (square root and division included): a lambda reading them through its
-// captures stayed scalar.
-template <bool kGradient>
-void adam_step(const OptimizerStep& s, double factor, std::size_t n, double* __restrict w, double* __restrict m,
-               double* __restrict v, double* __restrict g) {
-  const double lr = s.lr, b1 = s.beta1, b2 = s.beta2, eps = s.eps, bias1 = s.bias1, bias2 = s.bias2,
-               decay = s.weight_decay;
-  for (std::size_t k = 0; k < n; ++k) {
-    const double gk = kGradient ? g[k] * factor : 0.0;
-    m[k] = b1 * m[k] + (1.0 - b1) * gk;
-    v[k] = b2 * v[k] + (1.0 - b2) * gk * gk;
-    w[k] -= lr * ((m[k] / bias1) / (std::sqrt(v[k] / bias2) + eps) + decay * w[k]);
-    if constexpr (kGradient) g[k] = 0.0;
-  }
-}
-
-// SGD with momentum, likewise.
-template <bool kGradient>
-void momentum_step(const OptimizerStep& s, double factor, std::size_t n, double* __restrict w,
-                   double* __restrict velocity, double* __restrict g) {
-  const double lr = s.lr, mu = s.momentum, decay = s.weight_decay;
-  for (std::size_t k = 0; k < n; ++k) {
-    velocity[k] = mu * velocity[k] + (kGradient ? g[k] * factor : 0.0);
-    w[k] -= lr * (velocity[k] + decay * w[k]);
-    if constexpr (kGradient) g[k] = 0.0;
-  }
-}
-
 }  // namespace
 
 PassStats evaluate(const Model& model, const Dataset& data, ThreadPool& pool) {
@@ -261,7 +225,7 @@ PassStats Trainer::train_epoch(const Dataset& train, int epoch, const Progress& 
 // weights of layer l with gradient g * factor (clearing g), a null g standing
 // for a zero gradient.
 struct Trainer::OptimizerPass {
-  OptimizerStep opt;
+  kernels::OptimizerArgs opt;  // the step's constants; the rest is set per call
   bool adam;
   Trainer& trainer;
   void step(std::size_t l, std::size_t offset, std::size_t n, double* g, double factor) const;
@@ -269,30 +233,34 @@ struct Trainer::OptimizerPass {
 };
 
 Trainer::OptimizerPass Trainer::optimizer_pass(double lr, int64_t step) {
-  const OptimizerStep opt{lr,
-                          config_.beta1,
-                          config_.beta2,
-                          config_.adam_eps,
-                          1.0 - std::pow(config_.beta1, static_cast<double>(step)),
-                          1.0 - std::pow(config_.beta2, static_cast<double>(step)),
-                          config_.momentum,
-                          config_.weight_decay};
+  kernels::OptimizerArgs opt{};
+  opt.lr = lr;
+  opt.beta1 = config_.beta1;
+  opt.beta2 = config_.beta2;
+  opt.eps = config_.adam_eps;
+  opt.bias1 = 1.0 - std::pow(config_.beta1, static_cast<double>(step));
+  opt.bias2 = 1.0 - std::pow(config_.beta2, static_cast<double>(step));
+  opt.momentum = config_.momentum;
+  opt.weight_decay = config_.weight_decay;
   return {opt, config_.optimizer == "adam", *this};
 }
 
+// The step itself is a vector kernel (kernels.hpp): Adam's square root and
+// divisions at the full vector width of the CPU, the same bits on every target.
 void Trainer::OptimizerPass::step(std::size_t l, std::size_t offset, std::size_t n, double* g, double factor) const {
-  double* w = trainer.model_.net.layers[l].weights.data() + offset;
-  double* m = trainer.moment1_[l].data() + offset;
-  double* v = adam ? trainer.moment2_[l].data() + offset : nullptr;
-  if (adam && g) adam_step<true>(opt, factor, n, w, m, v, g);
-  if (adam && !g) adam_step<false>(opt, factor, n, w, m, v, nullptr);
-  if (!adam && g) momentum_step<true>(opt, factor, n, w, m, g);
-  if (!adam && !g) momentum_step<false>(opt, factor, n, w, m, nullptr);
+  kernels::OptimizerArgs a = opt;
+  a.factor = factor;
+  a.n = n;
+  a.weights = trainer.model_.net.layers[l].weights.data() + offset;
+  a.first_moment = trainer.moment1_[l].data() + offset;
+  a.second_moment = adam ? trainer.moment2_[l].data() + offset : nullptr;
+  a.gradient = g;
+  kernels::optimizer_step(a);
 }
 
 void Trainer::OptimizerPass::zero_gradient_row(std::size_t l, std::size_t row) const {
-  const auto n_out = static_cast<std::size_t>(trainer.model_.net.layers[l].n_out);
-  step(l, row * n_out, n_out, nullptr, 1.0);
+  const Layer& layer = trainer.model_.net.layers[l];
+  step(l, row * layer.stride(), static_cast<std::size_t>(layer.n_out), nullptr, 1.0);
 }
 
 void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& order, std::size_t begin,
@@ -351,7 +319,7 @@ void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& 
       const SpikeTrain& below = n_layers == 1 ? ts.input : ts.ws.traces[n_layers - 2].spikes;
       for (int o = 0; o < out.n_out && push > 0.0; ++o) {
         if (out_counts[static_cast<std::size_t>(o)] > 0) continue;
-        for (int32_t j : below.neurons) ts.grad.weights.back()[static_cast<std::size_t>(j) * out.n_out + o] -= push;
+        for (int32_t j : below.neurons) ts.grad.weights.back()[static_cast<std::size_t>(j) * out.stride() + o] -= push;
       }
     }
     constexpr std::size_t kQuietChunk = 8;  // rows per claim
@@ -414,7 +382,7 @@ void Trainer::apply_update(std::size_t batch, double lr) {
       const auto [row_begin, row_end] = split_range(static_cast<std::size_t>(layer.n_in), n_threads, t);
       for (std::size_t j = row_begin; j < row_end; ++j) {
         if (l == 0 && quiet_row_[j]) continue;  // stepped during the batch
-        const std::size_t offset = j * n_out;
+        const std::size_t offset = j * layer.stride();
         double* __restrict g = threads_[0]->grad.weights[l].data() + offset;
         for (std::size_t u = 1; u < threads_.size(); ++u) {
           if (threads_[u]->inputs_fired[l][j] == 0.0) continue;
@@ -449,18 +417,22 @@ void Trainer::apply_update(std::size_t batch, double lr) {
   });
 }
 
-std::vector<const std::vector<double>*> Trainer::optimizer_state() const {
-  std::vector<const std::vector<double>*> out;
-  for (const auto& m : moment1_) out.push_back(&m);
-  for (const auto& v : moment2_) out.push_back(&v);
+std::vector<std::vector<double>> Trainer::optimizer_state() const {
+  std::vector<std::vector<double>> out;
+  const auto& layers = model_.net.layers;
+  for (std::size_t l = 0; l < layers.size(); ++l) out.push_back(layers[l].packed(moment1_[l]));
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    out.push_back(moment2_[l].empty() ? std::vector<double>{} : layers[l].packed(moment2_[l]));
+  }
   return out;
 }
 
-void Trainer::restore_optimizer_state(std::vector<std::vector<double>> state, int64_t steps) {
-  const std::size_t n = moment1_.size();
+void Trainer::restore_optimizer_state(const std::vector<std::vector<double>>& state, int64_t steps) {
+  const auto& layers = model_.net.layers;
+  const std::size_t n = layers.size();
   for (std::size_t l = 0; l < n; ++l) {
-    moment1_[l] = std::move(state[l]);
-    moment2_[l] = std::move(state[n + l]);
+    moment1_[l] = layers[l].padded(state[l]);
+    moment2_[l] = state[n + l].empty() ? std::vector<double>{} : layers[l].padded(state[n + l]);
   }
   steps_ = steps;
 }

@@ -1,0 +1,298 @@
+// The engine's vector kernels (kernels.hpp), compiled once per SIMD target by
+// Highway's foreach_target and dispatched at run time to the best target the
+// CPU supports, or the one chosen with select_target (simd.cpp).
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "model/kernels.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+
+#include <hwy/cache_control.h>
+#include <hwy/highway.h>
+
+#include <cmath>
+#include <cstring>
+#include <utility>
+
+#include "model/kernels.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace spiketime::kernels {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using D = hn::ScalableTag<double>;
+using V = hn::Vec<D>;
+constexpr int kLanes = static_cast<int>(hn::MaxLanes(D()));
+
+// The block widths, in vectors. A forward block keeps the potentials and
+// currents of its neurons in registers, plus the two of the step's end state
+// while the screen runs: 4 registers a vector of neurons, and the step's
+// three factors. So 6 vectors where the target has 32 vector registers
+// (AVX-512, Arm), 3 where it has 16 (AVX2, SSE4); measured on the MNIST
+// hidden layer (README, Performance). The reverse pass keeps its sums in
+// memory: 64 neurons on every target.
+constexpr bool kThirtyTwoRegisters = (HWY_TARGET & (HWY_AVX3 | HWY_AVX3_DL | HWY_NEON)) != 0;
+constexpr int kForwardVecs = kThirtyTwoRegisters ? 6 : 3;
+constexpr int kForwardBlock = kForwardVecs * kLanes;
+constexpr int kBackwardBlock = 64;
+constexpr int kBackwardVecs = kBackwardBlock / kLanes;
+static_assert(kForwardBlock <= 64 && kSlopeLanes % kLanes == 0);
+// Weight rows are prefetched this many input spikes ahead: a block visits
+// each row once per sample, so nothing else brings them in ahead of time.
+constexpr uint32_t kPrefetchAhead = 8;
+
+// Calls f(q) for q = 0, ..., kCount - 1, each q a compile-time constant
+// (integral_constant), so that arrays of vectors indexed by q can live in
+// registers: a loop indexes them at run time until it is unrolled, which is
+// too late for that.
+template <int kCount, class F>
+HWY_INLINE void ForEachVector(F&& f) {
+  [&]<int... q>(std::integer_sequence<int, q...>) {
+    (f(std::integral_constant<int, q>{}), ...);
+  }(std::make_integer_sequence<int, kCount>{});
+}
+
+// Calls f(used) with, as a compile-time constant, the number of vectors (at
+// most kMaxVecs) that `width` neurons need. The rows are padded with zeros
+// to whole vectors (Layer::kRowMultiple), so a partial last vector is read
+// and written whole.
+template <int kMaxVecs, class F>
+HWY_INLINE void WithVectors(int width, F&& f) {
+  const int used = (width + kLanes - 1) / kLanes;
+  [&]<int... u>(std::integer_sequence<int, u...>) {
+    ((used == u + 1 ? (f(std::integral_constant<int, u + 1>{}), true) : false) || ...);
+  }(std::make_integer_sequence<int, kMaxVecs>{});
+}
+
+// Neurons [b, b + width) through all steps. Each step decays the states, then
+// adds the weight rows of the step's input spikes to the currents (a spike at
+// exactly t0 + dt is found before the jump, which cannot cause it).
+//
+// The screen flags the neurons that may have crossed threshold in the step,
+// given the state (v, c) at its start and (v1, c1) at its end: a crossing
+// needs V(t0+dt) >= theta, or an interior peak, whose height is I at the peak
+// (< I(t0), so I(t0) >= theta) and which requires V to be falling at t0 + dt
+// (I < V). A peak also needs V rising at t0 (I > V), which holds whenever
+// V < theta <= I there: not testing it can only flag more neurons. Only the
+// flagged neurons get the exact scalar search (ResolveFn).
+template <int kUsed>
+void ForwardBlock(const ForwardArgs& a, int b) {
+  const D d;
+  const double* weights = a.weights + b;
+  const double* threshold = a.threshold + b;
+  V v[kUsed], c[kUsed];  // indexed by constants only: registers
+  ForEachVector<kUsed>([&](auto q) {
+    v[q] = hn::Zero(d);
+    c[q] = hn::Zero(d);
+  });
+  for (uint32_t k = 0; k < a.n_steps; ++k) {
+    const InputStep& s = a.steps[k];
+    if (s.dt > 0.0) {
+      const V fm = hn::Set(d, s.f.m), fkappa = hn::Set(d, s.f.kappa), fs = hn::Set(d, s.f.s);
+      V v1[kUsed], c1[kUsed];
+      uint64_t flagged = 0;
+      ForEachVector<kUsed>([&](auto q) {
+        v1[q] = hn::Add(hn::Mul(fm, v[q]), hn::Mul(fkappa, c[q]));
+        c1[q] = hn::Mul(fs, c[q]);
+        const V th = hn::LoadU(d, threshold + q * kLanes);
+        const auto may_cross = hn::Or(hn::Ge(v1[q], th), hn::And(hn::Lt(c1[q], v1[q]), hn::Ge(c[q], th)));
+        uint8_t bits[8] = {};
+        hn::StoreMaskBits(d, may_cross, bits);
+        flagged |= static_cast<uint64_t>(bits[0]) << (q * kLanes);
+      });
+      if (flagged != 0) {
+        // Through memory: no vector is live across the call, so that the
+        // loop keeps its state in registers (a call clobbers them all).
+        HWY_ALIGN double v0s[kUsed * kLanes], c0s[kUsed * kLanes], v1s[kUsed * kLanes], c1s[kUsed * kLanes];
+        ForEachVector<kUsed>([&](auto q) {
+          hn::Store(v[q], d, v0s + q * kLanes);
+          hn::Store(c[q], d, c0s + q * kLanes);
+          hn::Store(v1[q], d, v1s + q * kLanes);
+          hn::Store(c1[q], d, c1s + q * kLanes);
+        });
+        a.resolve(a.context, b, k, flagged, v0s, c0s, v1s);
+        ForEachVector<kUsed>([&](auto q) {
+          v[q] = hn::Load(d, v1s + q * kLanes);
+          c[q] = hn::Load(d, c1s + q * kLanes);
+        });
+      } else {
+        ForEachVector<kUsed>([&](auto q) {
+          v[q] = v1[q];
+          c[q] = c1[q];
+        });
+      }
+    }
+    for (uint32_t e = s.first; e < s.last; ++e) {
+      if (e + kPrefetchAhead < a.n_inputs) {
+        const double* ahead = weights + static_cast<std::size_t>(a.inputs[e + kPrefetchAhead]) * a.stride;
+        ForEachVector<kUsed>([&](auto q) { hwy::Prefetch(ahead + q * kLanes); });
+      }
+      const double* row = weights + static_cast<std::size_t>(a.inputs[e]) * a.stride;
+      ForEachVector<kUsed>([&](auto q) { c[q] = hn::Add(c[q], hn::LoadU(d, row + q * kLanes)); });
+    }
+  }
+}
+
+void ForwardLayer(const ForwardArgs& a) {
+  const int n = static_cast<int>(a.n_out);
+  for (int b = 0; b < n; b += kForwardBlock) {
+    const int width = std::min(kForwardBlock, n - b);
+    WithVectors<kForwardVecs>(width, [&](auto used) { ForwardBlock<used()>(a, b); });
+  }
+}
+
+// The reverse sweep of neurons [b, b + width), latest input first, keeping
+// the block's three sums (see layer_backward) in memory (measured faster
+// than in registers). Adds to the weight gradient and, with kInputGradient,
+// to the partial sums of dL/dt. kFull: a whole block, whose vector count is
+// a constant.
+template <bool kFull, bool kInputGradient>
+void BackwardBlock(const BackwardArgs& a, int block, int width) {
+  const D d;
+  const int b = block * kBackwardBlock;
+  const int used = kFull ? kBackwardVecs : (width + kLanes - 1) / kLanes;  // whole vectors: padded rows
+  const uint32_t start = a.block_start[block];
+  uint32_t next = a.block_start[block + 1];  // the block's spikes [start, next) are not in the sums yet
+  HWY_ALIGN double acc_m[kBackwardBlock] = {}, acc_s[kBackwardBlock] = {}, acc_kappa[kBackwardBlock] = {};
+  bool active = false;
+  for (std::size_t m = a.n_inputs; m-- > 0;) {
+    // Output spikes enter (scalar).
+    for (; next > start && a.entry[a.order[next - 1]] == static_cast<int32_t>(m); --next) {
+      const uint32_t e = a.order[next - 1];
+      const int l = a.out_neuron[e] - b;
+      const double lambda = a.lambda[e];
+      const Decay& f = a.entry_decay[e];
+      acc_m[l] += lambda * f.m;
+      acc_s[l] += lambda * f.s;
+      acc_kappa[l] += lambda * f.kappa;
+      active = true;
+    }
+    if (!active) continue;  // no later spike of this block: nothing here depends on the input
+    if (m >= kPrefetchAhead) {
+      const std::size_t ahead = static_cast<std::size_t>(a.inputs[m - kPrefetchAhead]) * a.stride + b;
+      for (int q = 0; q < used; ++q) {
+        hwy::Prefetch(a.grad_weights + ahead + q * kLanes);
+        if constexpr (kInputGradient) hwy::Prefetch(a.weights + ahead + q * kLanes);
+      }
+    }
+    const std::size_t row = static_cast<std::size_t>(a.inputs[m]) * a.stride + b;
+    for (int q = 0; q < used; ++q) {
+      double* gw = a.grad_weights + row + q * kLanes;
+      hn::StoreU(hn::Add(hn::LoadU(d, gw), hn::Load(d, acc_kappa + q * kLanes)), d, gw);
+    }
+    if constexpr (kInputGradient) {
+      // Neuron b + i into partial sum (b + i) % kSlopeLanes: kLanes divides
+      // both b and kSlopeLanes, so a vector maps onto consecutive sums. The
+      // lanes past the layer's last neuron add w = 0 times 0.
+      double* slope = a.slope + m * kSlopeLanes;
+      for (int q = 0; q < used; ++q) {
+        const V w = hn::LoadU(d, a.weights + row + q * kLanes);
+        const V diff = hn::Sub(hn::Load(d, acc_s + q * kLanes), hn::Load(d, acc_kappa + q * kLanes));
+        double* sum = slope + (b + q * kLanes) % kSlopeLanes;
+        hn::StoreU(hn::Add(hn::LoadU(d, sum), hn::Mul(w, diff)), d, sum);
+      }
+    }
+    const Decay& f = a.shift[m];
+    const V fm = hn::Set(d, f.m), fs = hn::Set(d, f.s), fkappa = hn::Set(d, f.kappa);
+    for (int q = 0; q < used; ++q) {
+      const V am = hn::Load(d, acc_m + q * kLanes);
+      const V ak = hn::Load(d, acc_kappa + q * kLanes);
+      hn::Store(hn::Add(hn::Mul(fkappa, am), hn::Mul(fs, ak)), d, acc_kappa + q * kLanes);
+      hn::Store(hn::Mul(am, fm), d, acc_m + q * kLanes);
+      if constexpr (kInputGradient) hn::Store(hn::Mul(hn::Load(d, acc_s + q * kLanes), fs), d, acc_s + q * kLanes);
+    }
+  }
+}
+
+void BackwardLayer(const BackwardArgs& a) {
+  const int n = static_cast<int>(a.n_out);
+  for (int b = 0; b < n; b += kBackwardBlock) {
+    const int width = std::min(kBackwardBlock, n - b);
+    const int block = b / kBackwardBlock;
+    if (a.block_start[block] == a.block_start[block + 1]) continue;  // no spike: no gradient
+    const bool full = width == kBackwardBlock;
+    if (a.slope) {
+      full ? BackwardBlock<true, true>(a, block, width) : BackwardBlock<false, true>(a, block, width);
+    } else {
+      full ? BackwardBlock<true, false>(a, block, width) : BackwardBlock<false, false>(a, block, width);
+    }
+  }
+}
+
+// One vector of the optimizer step at w, m, v, g (see OptimizerArgs). The
+// arithmetic is that of the scalar formulas, operation by operation.
+template <bool kAdam, bool kGradient>
+HWY_INLINE void OptimizerVector(const OptimizerArgs& a, double* w, double* m, double* v, double* g) {
+  const D d;
+  const V gk = kGradient ? hn::Mul(hn::LoadU(d, g), hn::Set(d, a.factor)) : hn::Zero(d);
+  const V wk = hn::LoadU(d, w);
+  if constexpr (kAdam) {
+    // m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g g;
+    // w -= lr ((m / bias1) / (sqrt(v / bias2) + eps) + decay w)
+    const V mk = hn::Add(hn::Mul(hn::Set(d, a.beta1), hn::LoadU(d, m)), hn::Mul(hn::Set(d, 1.0 - a.beta1), gk));
+    const V vk =
+        hn::Add(hn::Mul(hn::Set(d, a.beta2), hn::LoadU(d, v)), hn::Mul(hn::Mul(hn::Set(d, 1.0 - a.beta2), gk), gk));
+    const V step = hn::Div(hn::Div(mk, hn::Set(d, a.bias1)),
+                           hn::Add(hn::Sqrt(hn::Div(vk, hn::Set(d, a.bias2))), hn::Set(d, a.eps)));
+    hn::StoreU(mk, d, m);
+    hn::StoreU(vk, d, v);
+    hn::StoreU(hn::Sub(wk, hn::Mul(hn::Set(d, a.lr), hn::Add(step, hn::Mul(hn::Set(d, a.weight_decay), wk)))), d, w);
+  } else {
+    // velocity = mu velocity + g;  w -= lr (velocity + decay w)
+    const V vel = hn::Add(hn::Mul(hn::Set(d, a.momentum), hn::LoadU(d, m)), gk);
+    hn::StoreU(vel, d, m);
+    hn::StoreU(hn::Sub(wk, hn::Mul(hn::Set(d, a.lr), hn::Add(vel, hn::Mul(hn::Set(d, a.weight_decay), wk)))), d, w);
+  }
+  if constexpr (kGradient) hn::StoreU(hn::Zero(d), d, g);
+}
+
+template <bool kAdam, bool kGradient>
+void OptimizerLoop(const OptimizerArgs& a) {
+  std::size_t k = 0;
+  for (; k + kLanes <= a.n; k += kLanes) {
+    OptimizerVector<kAdam, kGradient>(a, a.weights + k, a.first_moment + k, kAdam ? a.second_moment + k : nullptr,
+                                      kGradient ? a.gradient + k : nullptr);
+  }
+  if (k == a.n) return;
+  // The tail through a whole vector of copies (the other lanes are zero).
+  const std::size_t rest = a.n - k;
+  HWY_ALIGN double w[kLanes] = {}, m[kLanes] = {}, v[kLanes] = {}, g[kLanes] = {};
+  std::memcpy(w, a.weights + k, rest * sizeof(double));
+  std::memcpy(m, a.first_moment + k, rest * sizeof(double));
+  if (kAdam) std::memcpy(v, a.second_moment + k, rest * sizeof(double));
+  if (kGradient) std::memcpy(g, a.gradient + k, rest * sizeof(double));
+  OptimizerVector<kAdam, kGradient>(a, w, m, v, g);
+  std::memcpy(a.weights + k, w, rest * sizeof(double));
+  std::memcpy(a.first_moment + k, m, rest * sizeof(double));
+  if (kAdam) std::memcpy(a.second_moment + k, v, rest * sizeof(double));
+  if (kGradient) std::memcpy(a.gradient + k, g, rest * sizeof(double));
+}
+
+void OptimizerStep(const OptimizerArgs& a) {
+  const bool adam = a.second_moment != nullptr;
+  if (adam && a.gradient) OptimizerLoop<true, true>(a);
+  if (adam && !a.gradient) OptimizerLoop<true, false>(a);
+  if (!adam && a.gradient) OptimizerLoop<false, true>(a);
+  if (!adam && !a.gradient) OptimizerLoop<false, false>(a);
+}
+
+Shape KernelShape() { return {kForwardBlock, kBackwardBlock, kLanes}; }
+
+}  // namespace HWY_NAMESPACE
+}  // namespace spiketime::kernels
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace spiketime::kernels {
+
+HWY_EXPORT(KernelShape);
+HWY_EXPORT(ForwardLayer);
+HWY_EXPORT(BackwardLayer);
+HWY_EXPORT(OptimizerStep);
+
+Shape shape() { return HWY_DYNAMIC_DISPATCH(KernelShape)(); }
+void forward_layer(const ForwardArgs& args) { HWY_DYNAMIC_DISPATCH(ForwardLayer)(args); }
+void backward_layer(const BackwardArgs& args) { HWY_DYNAMIC_DISPATCH(BackwardLayer)(args); }
+void optimizer_step(const OptimizerArgs& args) { HWY_DYNAMIC_DISPATCH(OptimizerStep)(args); }
+
+}  // namespace spiketime::kernels
+#endif

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   cmake g++ make
   libgtest-dev libgmock-dev libbenchmark-dev
-  nlohmann-json3-dev libcli11-dev zlib1g-dev libopenblas-dev
+  nlohmann-json3-dev libcli11-dev zlib1g-dev libopenblas-dev libhwy-dev
   dataset-fashion-mnist
 )
 case "${1:-}" in

@@ -96,6 +96,13 @@ inline std::vector<std::vector<double>> random_inputs(std::mt19937_64& rng, int 
   return lists;
 }
 
+// f(w) for every weight of the layer (not the zeros that pad its rows).
+template <class F>
+void for_each_weight(Layer& layer, F&& f) {
+  for (int j = 0; j < layer.n_in; ++j)
+    for (int i = 0; i < layer.n_out; ++i) f(layer.weight(i, j));
+}
+
 // A layer whose neuron n gets weights drawn around n * gain_step: from silent
 // neurons to ones that fire many times.
 inline Layer random_layer(std::mt19937_64& rng, NeuronParams p, int n_in, int n_out, double gain_step,

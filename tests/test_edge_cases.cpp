@@ -24,7 +24,7 @@ Network two_layers(std::mt19937_64& rng, double mean) {
   net.layers.push_back(testing::random_layer(rng, standard(), 4, 5, 0.0, 0.3));
   net.layers.push_back(testing::random_layer(rng, standard(), 5, 2, 0.0, 0.3));
   for (auto& layer : net.layers)
-    for (double& w : layer.weights) w += mean;
+    testing::for_each_weight(layer, [&](double& w) { w += mean; });
   return net;
 }
 
@@ -51,7 +51,7 @@ TEST(EdgeCases, OnlyNegativeWeights) {
   std::mt19937_64 rng(2);
   Network net = two_layers(rng, 0.0);
   for (auto& layer : net.layers)
-    for (double& w : layer.weights) w = -std::abs(w) - 0.1;
+    testing::for_each_weight(layer, [](double& w) { w = -std::abs(w) - 0.1; });
   const SpikeTrain input = merge_spike_lists(testing::random_inputs(rng, 4, 5, 50.0));
   NetworkWorkspace ws;
   const NetworkGradient grad = gradient_of_sum(net, input, ws);
@@ -155,7 +155,7 @@ TEST(EdgeCases, LongWindowsDoNotOverflow) {
     p.tau_s = 1.0;
     p.tau_m = ratio;
     Layer layer = testing::random_layer(rng, p, 5, 4, 0.0, 0.3);
-    for (double& w : layer.weights) w += 1.5;
+    testing::for_each_weight(layer, [](double& w) { w += 1.5; });
     const auto early = testing::random_inputs(rng, 5, 3, 5.0);
     auto late = early;
     const double shift = 990.0 * std::max(ratio, 1.0);

@@ -23,22 +23,34 @@ using D = hn::ScalableTag<double>;
 using V = hn::Vec<D>;
 constexpr int kLanes = static_cast<int>(hn::MaxLanes(D()));
 
-// The block widths, in vectors. A forward block keeps the potentials and
-// currents of its neurons in registers, plus the two of the step's end state
-// while the screen runs: 4 registers a vector of neurons, and the step's
-// three factors. So 6 vectors where the target has 32 vector registers
-// (AVX-512, Arm), 3 where it has 16 (AVX2, SSE4); measured on the MNIST
-// hidden layer (README, Performance). The reverse pass keeps its sums in
-// memory: 64 neurons on every target.
-constexpr bool kThirtyTwoRegisters = (HWY_TARGET & (HWY_AVX3 | HWY_AVX3_DL | HWY_NEON)) != 0;
-constexpr int kForwardVecs = kThirtyTwoRegisters ? 6 : 3;
-constexpr int kForwardBlock = kForwardVecs * kLanes;
+// How a forward block keeps its neurons' state. In registers, the state
+// does not go through memory at every input spike and step; but the block
+// needs 4 registers a vector of neurons (potentials, currents, and the two
+// of the step's end while the screen runs) plus the step's three factors,
+// and a narrow block visits each weight row for only a few cache lines. So:
+// in registers where a target has 32 vector registers of 8 doubles
+// (AVX-512: 6 vectors, 48 neurons); elsewhere (16 registers on AVX2 and
+// SSE4, 2 doubles a vector on NEON) in memory, which stays in L1, 64
+// neurons a block. Measured on the MNIST hidden layer (README,
+// Performance). SPIKETIME_FORWARD_IN_MEMORY=1 forces memory everywhere,
+// for that comparison. The reverse pass keeps its sums in memory: 64
+// neurons on every target.
+#ifndef SPIKETIME_FORWARD_IN_MEMORY
+#define SPIKETIME_FORWARD_IN_MEMORY 0
+#endif
+constexpr bool kStateInRegisters = !SPIKETIME_FORWARD_IN_MEMORY && (HWY_TARGET & (HWY_AVX3 | HWY_AVX3_DL)) != 0;
+constexpr int kRegisterVecs = 6;
+constexpr int kForwardBlock = kStateInRegisters ? kRegisterVecs * kLanes : 64;
 constexpr int kBackwardBlock = 64;
 constexpr int kBackwardVecs = kBackwardBlock / kLanes;
 static_assert(kForwardBlock <= 64 && kSlopeLanes % kLanes == 0);
 // Weight rows are prefetched this many input spikes ahead: a block visits
 // each row once per sample, so nothing else brings them in ahead of time.
+// The forward pass also prefetches the segment of each row that the next
+// block will read, a whole pass ahead (on AVX2 the hidden layer's forward
+// pass took 20 to 30 % less time with it).
 constexpr uint32_t kPrefetchAhead = 8;
+constexpr int kLineVecs = kLanes < 8 ? 8 / kLanes : 1;  // vectors a 64-byte cache line
 
 // Calls f(q) for q = 0, ..., kCount - 1, each q a compile-time constant
 // (integral_constant), so that arrays of vectors indexed by q can live in
@@ -75,7 +87,7 @@ HWY_INLINE void WithVectors(int width, F&& f) {
 // V < theta <= I there: not testing it can only flag more neurons. Only the
 // flagged neurons get the exact scalar search (ResolveFn).
 template <int kUsed>
-void ForwardBlock(const ForwardArgs& a, int b) {
+void ForwardBlockInRegisters(const ForwardArgs& a, int b) {
   const D d;
   const double* weights = a.weights + b;
   const double* threshold = a.threshold + b;
@@ -126,8 +138,61 @@ void ForwardBlock(const ForwardArgs& a, int b) {
         const double* ahead = weights + static_cast<std::size_t>(a.inputs[e + kPrefetchAhead]) * a.stride;
         ForEachVector<kUsed>([&](auto q) { hwy::Prefetch(ahead + q * kLanes); });
       }
+      const double* next = weights + static_cast<std::size_t>(a.inputs[e]) * a.stride + kForwardBlock;
+      hwy::Prefetch(next);
+      hwy::Prefetch(next + kForwardBlock - 1);
       const double* row = weights + static_cast<std::size_t>(a.inputs[e]) * a.stride;
       ForEachVector<kUsed>([&](auto q) { c[q] = hn::Add(c[q], hn::LoadU(d, row + q * kLanes)); });
+    }
+  }
+}
+
+// The same with the block's state in memory (in L1): two copies, the state
+// at the start of the step and at its end, which trade places every step.
+template <int kVecs>
+void ForwardBlockInMemory(const ForwardArgs& a, int b, int used) {
+  const D d;
+  const double* weights = a.weights + b;
+  const double* threshold = a.threshold + b;
+  HWY_ALIGN double v[2][kVecs * kLanes], c[2][kVecs * kLanes];
+  int now = 0;
+  for (int q = 0; q < used; ++q) {
+    hn::Store(hn::Zero(d), d, v[0] + q * kLanes);
+    hn::Store(hn::Zero(d), d, c[0] + q * kLanes);
+  }
+  for (uint32_t k = 0; k < a.n_steps; ++k) {
+    const InputStep& s = a.steps[k];
+    if (s.dt > 0.0) {
+      const V fm = hn::Set(d, s.f.m), fkappa = hn::Set(d, s.f.kappa), fs = hn::Set(d, s.f.s);
+      uint64_t flagged = 0;
+      const double *v0 = v[now], *c0 = c[now];
+      double *v1 = v[1 - now], *c1 = c[1 - now];
+      for (int q = 0; q < used; ++q) {
+        const V vq = hn::Load(d, v0 + q * kLanes), cq = hn::Load(d, c0 + q * kLanes);
+        const V v1q = hn::Add(hn::Mul(fm, vq), hn::Mul(fkappa, cq)), c1q = hn::Mul(fs, cq);
+        hn::Store(v1q, d, v1 + q * kLanes);
+        hn::Store(c1q, d, c1 + q * kLanes);
+        const V th = hn::LoadU(d, threshold + q * kLanes);
+        const auto may_cross = hn::Or(hn::Ge(v1q, th), hn::And(hn::Lt(c1q, v1q), hn::Ge(cq, th)));
+        uint8_t bits[8] = {};
+        hn::StoreMaskBits(d, may_cross, bits);
+        flagged |= static_cast<uint64_t>(bits[0]) << (q * kLanes);
+      }
+      if (flagged != 0) a.resolve(a.context, b, k, flagged, v0, c0, v1);
+      now = 1 - now;
+    }
+    double* cn = c[now];
+    for (uint32_t e = s.first; e < s.last; ++e) {
+      if (e + kPrefetchAhead < a.n_inputs) {  // one prefetch a cache line
+        const double* ahead = weights + static_cast<std::size_t>(a.inputs[e + kPrefetchAhead]) * a.stride;
+        for (int q = 0; q < used; q += kLineVecs) hwy::Prefetch(ahead + q * kLanes);
+      }
+      const double* row = weights + static_cast<std::size_t>(a.inputs[e]) * a.stride;
+      hwy::Prefetch(row + kForwardBlock);
+      hwy::Prefetch(row + 2 * kForwardBlock - 1);
+      for (int q = 0; q < used; ++q) {
+        hn::Store(hn::Add(hn::Load(d, cn + q * kLanes), hn::LoadU(d, row + q * kLanes)), d, cn + q * kLanes);
+      }
     }
   }
 }
@@ -136,7 +201,11 @@ void ForwardLayer(const ForwardArgs& a) {
   const int n = static_cast<int>(a.n_out);
   for (int b = 0; b < n; b += kForwardBlock) {
     const int width = std::min(kForwardBlock, n - b);
-    WithVectors<kForwardVecs>(width, [&](auto used) { ForwardBlock<used()>(a, b); });
+    if constexpr (kStateInRegisters) {
+      WithVectors<kRegisterVecs>(width, [&](auto used) { ForwardBlockInRegisters<used()>(a, b); });
+    } else {
+      ForwardBlockInMemory<kForwardBlock / kLanes>(a, b, (width + kLanes - 1) / kLanes);
+    }
   }
 }
 

@@ -236,9 +236,9 @@ void BackwardBlock(const BackwardArgs& a, int block, int width) {
       active = true;
     }
     if (!active) continue;  // no later spike of this block: nothing here depends on the input
-    if (m >= kPrefetchAhead) {
+    if (m >= kPrefetchAhead) {  // one prefetch a cache line
       const std::size_t ahead = static_cast<std::size_t>(a.inputs[m - kPrefetchAhead]) * a.stride + b;
-      for (int q = 0; q < used; ++q) {
+      for (int q = 0; q < used; q += kLineVecs) {
         hwy::Prefetch(a.grad_weights + ahead + q * kLanes);
         if constexpr (kInputGradient) hwy::Prefetch(a.weights + ahead + q * kLanes);
       }

@@ -23,61 +23,33 @@ using D = hn::ScalableTag<double>;
 using V = hn::Vec<D>;
 constexpr int kLanes = static_cast<int>(hn::MaxLanes(D()));
 
-// How a forward block keeps its neurons' state. In registers, the state
-// does not go through memory at every input spike and step; but the block
-// needs 4 registers a vector of neurons (potentials, currents, and the two
-// of the step's end while the screen runs) plus the step's three factors,
-// and a narrow block visits each weight row for only a few cache lines. So:
-// in registers where a target has 32 vector registers of 8 doubles
-// (AVX-512: 6 vectors, 48 neurons); elsewhere (16 registers on AVX2 and
-// SSE4, 2 doubles a vector on NEON) in memory, which stays in L1, 64
-// neurons a block. Measured on the MNIST hidden layer (README,
-// Performance). SPIKETIME_FORWARD_IN_MEMORY=1 forces memory everywhere,
-// for that comparison. The reverse pass keeps its sums in memory: 64
-// neurons on every target.
-#ifndef SPIKETIME_FORWARD_IN_MEMORY
-#define SPIKETIME_FORWARD_IN_MEMORY 0
-#endif
-constexpr bool kStateInRegisters = !SPIKETIME_FORWARD_IN_MEMORY && (HWY_TARGET & (HWY_AVX3 | HWY_AVX3_DL)) != 0;
-constexpr int kRegisterVecs = 6;
-constexpr int kForwardBlock = kStateInRegisters ? kRegisterVecs * kLanes : 64;
+// Both passes go neuron block by neuron block over the whole input train:
+// the neurons of a layer do not interact, so each block of 64 can be
+// simulated (and reversed) on its own, with its state and sums in L1.
+// Keeping a forward block's state in vector registers instead (48 neurons
+// on AVX-512, as this engine did before it was portable) was slower: on an
+// AVX-512 Xeon the MNIST hidden layer's forward pass took 107 us per sample
+// that way against 93 us in memory, and AVX2's 16 registers would hold only
+// 12 neurons (docs/measurements/2026-11-30-xeon-avx512-device.log).
+constexpr int kForwardBlock = 64;  // the screen's flags are 64 bits
 constexpr int kBackwardBlock = 64;
 constexpr int kBackwardVecs = kBackwardBlock / kLanes;
-static_assert(kForwardBlock <= 64 && kSlopeLanes % kLanes == 0);
+static_assert(kSlopeLanes % kLanes == 0 && kForwardBlock % kLanes == 0);
 // Weight rows are prefetched this many input spikes ahead: a block visits
 // each row once per sample, so nothing else brings them in ahead of time.
 // The forward pass also prefetches the segment of each row that the next
-// block will read, a whole pass ahead (on AVX2 the hidden layer's forward
-// pass took 20 to 30 % less time with it).
+// block will read, a whole pass ahead (on AVX2, with the 12-neuron register
+// blocks of the first port, the hidden layer's forward pass took about a
+// fifth less time with it over repeated runs on a noisy host).
 constexpr uint32_t kPrefetchAhead = 8;
 constexpr int kLineVecs = kLanes < 8 ? 8 / kLanes : 1;  // vectors a 64-byte cache line
 
-// Calls f(q) for q = 0, ..., kCount - 1, each q a compile-time constant
-// (integral_constant), so that arrays of vectors indexed by q can live in
-// registers: a loop indexes them at run time until it is unrolled, which is
-// too late for that.
-template <int kCount, class F>
-HWY_INLINE void ForEachVector(F&& f) {
-  [&]<int... q>(std::integer_sequence<int, q...>) {
-    (f(std::integral_constant<int, q>{}), ...);
-  }(std::make_integer_sequence<int, kCount>{});
-}
-
-// Calls f(used) with, as a compile-time constant, the number of vectors (at
-// most kMaxVecs) that `width` neurons need. The rows are padded with zeros
-// to whole vectors (Layer::kRowMultiple), so a partial last vector is read
-// and written whole.
-template <int kMaxVecs, class F>
-HWY_INLINE void WithVectors(int width, F&& f) {
-  const int used = (width + kLanes - 1) / kLanes;
-  [&]<int... u>(std::integer_sequence<int, u...>) {
-    ((used == u + 1 ? (f(std::integral_constant<int, u + 1>{}), true) : false) || ...);
-  }(std::make_integer_sequence<int, kMaxVecs>{});
-}
-
-// Neurons [b, b + width) through all steps. Each step decays the states, then
-// adds the weight rows of the step's input spikes to the currents (a spike at
-// exactly t0 + dt is found before the jump, which cannot cause it).
+// Neurons [b, b + width) through all steps, `used` vectors of them (the
+// rows are padded with zeros to whole vectors, Layer::kRowMultiple). Each
+// step decays the states, then adds the weight rows of the step's input
+// spikes to the currents (a spike at exactly t0 + dt is found before the
+// jump, which cannot cause it). The state is kept twice, at the start of the
+// step and at its end, the two trading places every step.
 //
 // The screen flags the neurons that may have crossed threshold in the step,
 // given the state (v, c) at its start and (v1, c1) at its end: a crossing
@@ -86,71 +58,8 @@ HWY_INLINE void WithVectors(int width, F&& f) {
 // (I < V). A peak also needs V rising at t0 (I > V), which holds whenever
 // V < theta <= I there: not testing it can only flag more neurons. Only the
 // flagged neurons get the exact scalar search (ResolveFn).
-template <int kUsed>
-void ForwardBlockInRegisters(const ForwardArgs& a, int b) {
-  const D d;
-  const double* weights = a.weights + b;
-  const double* threshold = a.threshold + b;
-  V v[kUsed], c[kUsed];  // indexed by constants only: registers
-  ForEachVector<kUsed>([&](auto q) {
-    v[q] = hn::Zero(d);
-    c[q] = hn::Zero(d);
-  });
-  for (uint32_t k = 0; k < a.n_steps; ++k) {
-    const InputStep& s = a.steps[k];
-    if (s.dt > 0.0) {
-      const V fm = hn::Set(d, s.f.m), fkappa = hn::Set(d, s.f.kappa), fs = hn::Set(d, s.f.s);
-      V v1[kUsed], c1[kUsed];
-      uint64_t flagged = 0;
-      ForEachVector<kUsed>([&](auto q) {
-        v1[q] = hn::Add(hn::Mul(fm, v[q]), hn::Mul(fkappa, c[q]));
-        c1[q] = hn::Mul(fs, c[q]);
-        const V th = hn::LoadU(d, threshold + q * kLanes);
-        const auto may_cross = hn::Or(hn::Ge(v1[q], th), hn::And(hn::Lt(c1[q], v1[q]), hn::Ge(c[q], th)));
-        uint8_t bits[8] = {};
-        hn::StoreMaskBits(d, may_cross, bits);
-        flagged |= static_cast<uint64_t>(bits[0]) << (q * kLanes);
-      });
-      if (flagged != 0) {
-        // Through memory: no vector is live across the call, so that the
-        // loop keeps its state in registers (a call clobbers them all).
-        HWY_ALIGN double v0s[kUsed * kLanes], c0s[kUsed * kLanes], v1s[kUsed * kLanes], c1s[kUsed * kLanes];
-        ForEachVector<kUsed>([&](auto q) {
-          hn::Store(v[q], d, v0s + q * kLanes);
-          hn::Store(c[q], d, c0s + q * kLanes);
-          hn::Store(v1[q], d, v1s + q * kLanes);
-          hn::Store(c1[q], d, c1s + q * kLanes);
-        });
-        a.resolve(a.context, b, k, flagged, v0s, c0s, v1s);
-        ForEachVector<kUsed>([&](auto q) {
-          v[q] = hn::Load(d, v1s + q * kLanes);
-          c[q] = hn::Load(d, c1s + q * kLanes);
-        });
-      } else {
-        ForEachVector<kUsed>([&](auto q) {
-          v[q] = v1[q];
-          c[q] = c1[q];
-        });
-      }
-    }
-    for (uint32_t e = s.first; e < s.last; ++e) {
-      if (e + kPrefetchAhead < a.n_inputs) {
-        const double* ahead = weights + static_cast<std::size_t>(a.inputs[e + kPrefetchAhead]) * a.stride;
-        ForEachVector<kUsed>([&](auto q) { hwy::Prefetch(ahead + q * kLanes); });
-      }
-      const double* next = weights + static_cast<std::size_t>(a.inputs[e]) * a.stride + kForwardBlock;
-      hwy::Prefetch(next);
-      hwy::Prefetch(next + kForwardBlock - 1);
-      const double* row = weights + static_cast<std::size_t>(a.inputs[e]) * a.stride;
-      ForEachVector<kUsed>([&](auto q) { c[q] = hn::Add(c[q], hn::LoadU(d, row + q * kLanes)); });
-    }
-  }
-}
-
-// The same with the block's state in memory (in L1): two copies, the state
-// at the start of the step and at its end, which trade places every step.
 template <int kVecs>
-void ForwardBlockInMemory(const ForwardArgs& a, int b, int used) {
+void ForwardBlock(const ForwardArgs& a, int b, int used) {
   const D d;
   const double* weights = a.weights + b;
   const double* threshold = a.threshold + b;
@@ -201,11 +110,7 @@ void ForwardLayer(const ForwardArgs& a) {
   const int n = static_cast<int>(a.n_out);
   for (int b = 0; b < n; b += kForwardBlock) {
     const int width = std::min(kForwardBlock, n - b);
-    if constexpr (kStateInRegisters) {
-      WithVectors<kRegisterVecs>(width, [&](auto used) { ForwardBlockInRegisters<used()>(a, b); });
-    } else {
-      ForwardBlockInMemory<kForwardBlock / kLanes>(a, b, (width + kLanes - 1) / kLanes);
-    }
+    ForwardBlock<kForwardBlock / kLanes>(a, b, (width + kLanes - 1) / kLanes);
   }
 }
 

@@ -18,9 +18,8 @@
 
 namespace spiketime::kernels {
 
-// The neuron-block widths of the target in use, chosen by measurement per
-// target (kernels.cpp): the forward pass keeps a block's state in vector
-// registers, the reverse pass its sums in memory. Both are multiples of the
+// The neuron-block widths of both passes (kernels.cpp explains them) and
+// the vector width of the target in use. The widths are multiples of every
 // target's vector width and at most 64 (the screen's flags are 64 bits).
 struct Shape {
   int forward_block;

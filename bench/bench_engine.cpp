@@ -14,6 +14,7 @@
 #include "spiketime/init.hpp"
 #include "spiketime/loss.hpp"
 #include "spiketime/network.hpp"
+#include "spiketime/simd.hpp"
 #include "spiketime/thread_pool.hpp"
 
 namespace spiketime {
@@ -94,6 +95,8 @@ BENCHMARK(BM_ForwardBackward)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kM
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   try {
+    spiketime::select_target_from_environment();
+    benchmark::AddCustomContext("spiketime SIMD target", spiketime::active_target());
     spiketime::setup();
   } catch (const spiketime::InputError& e) {
     std::cerr << "bench_engine: " << e.what() << " (run scripts/fetch-data.sh first)\n";

@@ -19,6 +19,7 @@
 #include "spiketime/encoding.hpp"
 #include "spiketime/error.hpp"
 #include "spiketime/loss.hpp"
+#include "spiketime/simd.hpp"
 #include "spiketime/trainer.hpp"
 
 namespace spiketime {
@@ -184,6 +185,13 @@ Dataset brightest(const Dataset& data, int k) {
   return out;
 }
 
+// This CPU's targets, best first, as "avx2, sse4, scalar".
+std::string target_list() {
+  std::string out;
+  for (const std::string& t : available_targets()) out += (out.empty() ? "" : ", ") + t;
+  return out;
+}
+
 int run(const Options& o) {
   TrainConfig config = default_config("mnist");
   const DataSplits splits = load_splits("mnist", default_data_dir(), 10000);
@@ -196,6 +204,7 @@ int run(const Options& o) {
 
   std::printf("## Throughput, MNIST 784-%d-10, batch %d, %zu training images (%s)\n\n", model.net.layers[0].n_out,
               config.batch_size, data.size(), o.model_path.empty() ? "initial weights" : o.model_path.c_str());
+  std::printf("SIMD target: %s (of this CPU's %s)\n\n", active_target().c_str(), target_list().c_str());
   std::printf("Active inputs (input spikes) per image: %.1f, at %.1f distinct times\n\n", mean_active(data),
               mean_input_times(model, data));
   // Every figure is the best of o.repeats runs, 1 and 2 threads alternating:
@@ -325,6 +334,7 @@ int main(int argc, char** argv) {
     }
   }
   try {
+    spiketime::select_target_from_environment();
     return spiketime::run(o);
   } catch (const spiketime::InputError& e) {
     std::fprintf(stderr, "snn_vs_ann: %s\n", e.what());

@@ -178,5 +178,49 @@ TEST(EdgeCases, LongWindowsDoNotOverflow) {
   }
 }
 
+TEST(EdgeCases, LongGapsLoseNoSpikes) {
+  // A window of 10^4 membrane time constants with bursts of input separated
+  // by gaps of thousands of them, the last burst followed by a gap to t_end:
+  // every spike, the ones in the step that ends the window included, against
+  // the fine-step RK4 reference. (A step's decay factors underflow to zero
+  // past about 745 time constants; the engine must not let that hide its
+  // crossings.)
+  std::mt19937_64 rng(11);
+  for (double ratio : {0.5, 2.0, 3.7}) {
+    NeuronParams p;
+    p.tau_m = 1.0;
+    p.tau_s = 1.0 / ratio;
+    const double t_end = 1e4 * p.tau_m;
+    Layer layer = testing::random_layer(rng, p, 4, 3, 0.0, 0.3);
+    testing::for_each_weight(layer, [](double& w) { w += 2.0; });
+    auto inputs = testing::random_inputs(rng, 4, 2, 3.0);
+    for (auto& list : inputs) {
+      const std::vector<double> early = list;
+      for (double t : early) list.push_back(t + 4000.0 * p.tau_m);  // after a gap of 4000 tau_m
+      for (double t : early) list.push_back(t + 7000.0 * p.tau_m);  // then 3000 tau_m to t_end
+    }
+    const SpikeTrain train = merge_spike_lists(inputs);
+    LayerWorkspace ws;
+    LayerTrace trace;
+    layer_forward(layer, train, t_end, trace, ws);
+    const auto engine = split_spike_train(trace.spikes, layer.n_out);
+    const auto reference = testing::reference_layer(inputs, layer, t_end, 0.01 * p.tau_m);
+    int late = 0;
+    for (int n = 0; n < layer.n_out; ++n) {
+      ASSERT_EQ(engine[n].size(), reference[n].size()) << "ratio " << ratio << ", neuron " << n;
+      for (std::size_t k = 0; k < engine[n].size(); ++k) {
+        EXPECT_NEAR(engine[n][k], reference[n][k], 1e-6) << "ratio " << ratio << ", neuron " << n << ", spike " << k;
+        late += engine[n][k] > 7000.0 * p.tau_m;
+      }
+    }
+    EXPECT_GT(late, 0) << "the last burst must drive spikes in the window's last step";
+    std::vector<double> grad_w(layer.weights.size(), 0.0), grad_in(train.size());
+    layer_backward(layer, train, trace, std::vector<double>(trace.spikes.size(), 1.0).data(), {}, grad_w.data(),
+                   grad_in.data(), ws);
+    for (double g : grad_w) EXPECT_TRUE(std::isfinite(g));
+    for (double g : grad_in) EXPECT_TRUE(std::isfinite(g));
+  }
+}
+
 }  // namespace
 }  // namespace spiketime

@@ -7,6 +7,7 @@
 #include "cli/progress.hpp"
 #include "io/container.hpp"
 #include "io/model_file.hpp"
+#include "spiketime/simd.hpp"
 #include "spiketime/error.hpp"
 #include "spiketime/trainer.hpp"
 
@@ -209,6 +210,7 @@ int train(const TrainOptions& o) {
                          {"ties", tr.ties},
                          {"all_silent", tr.all_silent},
                          {"seconds", seconds},
+                         {"simd_target", active_target()},
                          {"samples_per_second", static_cast<double>(tr.n) / seconds}};
       metrics += line.dump() + "\n";
       io::write_text_atomically(metrics_path, metrics);

@@ -162,14 +162,24 @@ void layer_forward(const Layer& layer, const SpikeTrain& input, double t_end, La
   trace.spike_counts.assign(static_cast<std::size_t>(n), 0);
 
   // The steps: at rest until the first input, then one per distinct input
-  // time up to t_end, then the last stretch to t_end.
+  // time up to t_end, then the last stretch to t_end. A longer stretch
+  // without input is cut into steps of kMaxStep shorter time constants:
+  // past about 745 time constants a step's decay factors underflow to zero,
+  // and the screen would find no crossing in it (e^-64 is 1.6e-28).
+  constexpr double kMaxStep = 64.0;
+  const double max_dt = kMaxStep * std::min(layer.neuron.tau_m, layer.neuron.tau_s);
+  const Decay max_decay = decay(max_dt, layer.neuron);
   trace.steps.clear();
   double t_prev = input.size() > 0 ? input.times[0] : t_end;
   std::size_t e = 0;
   auto add_step = [&](double t, std::size_t first, std::size_t last) {
+    while (t - t_prev > max_dt) {
+      trace.steps.push_back({t_prev, max_dt, max_decay, static_cast<uint32_t>(first), static_cast<uint32_t>(first)});
+      t_prev += max_dt;
+    }
     const double dt = t - t_prev;
     trace.steps.push_back({t_prev, dt, dt > 0.0 ? decay(dt, layer.neuron) : Decay{1.0, 1.0, 0.0},
-                        static_cast<uint32_t>(first), static_cast<uint32_t>(last)});
+                           static_cast<uint32_t>(first), static_cast<uint32_t>(last)});
     t_prev = t;
   };
   while (e < input.size() && input.times[e] <= t_end) {
@@ -243,12 +253,17 @@ void layer_backward(const Layer& layer, const SpikeTrain& input, const LayerTrac
   const auto n_blocks = static_cast<std::size_t>((n + block - 1) / block);
   detail::group_by(n_spikes, n_blocks, [&](std::size_t e) { return static_cast<std::size_t>(out_n[e] / block); },
                    ws.group_start, ws.order);
-  // The shifts between inputs are the decays of the forward steps (inputs
-  // after t_end, which it did not step through, aside).
+  // The shifts between inputs are the decays of the forward steps that end
+  // on an input and start on the one before it (after a gap that the forward
+  // pass cut into several steps, and for inputs after t_end, which it did
+  // not step through, they are computed here).
   ws.shift.assign(input.size(), Decay{1.0, 1.0, 0.0});
   std::size_t stepped = 0;
   for (const InputStep& step : trace.steps) {
-    if (step.first < step.last && step.dt > 0.0) ws.shift[step.first] = step.f;
+    if (step.first < step.last && step.dt > 0.0) {
+      const std::size_t m = step.first;
+      ws.shift[m] = m > 0 && step.t0 != input.times[m - 1] ? decay(input.times[m] - input.times[m - 1], p) : step.f;
+    }
     stepped = std::max<std::size_t>(stepped, step.last);
   }
   for (std::size_t m = std::max<std::size_t>(stepped, 1); m < input.size(); ++m) {

@@ -3,8 +3,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 
+#include "io/container.hpp"
+#include "io/model_file.hpp"
 #include "spiketime/config.hpp"
 #include "spiketime/error.hpp"
 #include "spiketime/init.hpp"
@@ -88,6 +91,46 @@ TEST_F(ModelFile, TruncatedCorruptedOrForeignFilesAreRejected) {
   put("not a model at all");
   EXPECT_NE(message_of([&] { load_model(path); }).find("magic"), std::string::npos);
   EXPECT_NE(message_of([&] { load_model((dir / "absent.bin").string()); }).find("cannot open"), std::string::npos);
+}
+
+TEST_F(ModelFile, HandMadeHeadersWithAValidChecksumAreCheckedFieldByField) {
+  // Headers written through the container (so the CRC is right) with one
+  // field made wrong: each is one InputError naming the field, before any
+  // memory is taken for the layers.
+  const Model m = small_model();
+  std::vector<std::vector<double>> packed;
+  for (const Layer& l : m.net.layers) packed.push_back(l.packed(l.weights));
+  const struct {
+    const char* pointer;
+    nlohmann::json value;
+    const char* expected;
+  } cases[] = {
+      {"/layers/0/neurons", -7, "'layers[0].neurons' must be from 1"},
+      {"/layers/0/neurons", 7.5, "'layers[0].neurons' must be an integer"},
+      {"/layers/1/inputs", 100000000000LL, "'layers[1].inputs' must be from 1"},
+      {"/layers/0/tau_m", 0.0, "'layers[0].tau_m' must be positive"},
+      {"/layers/0/theta", "high", "'layers[0].theta' must be a number"},
+      {"/layers/1/max_spikes", -1, "'layers[1].max_spikes' must be from 0"},
+      {"/features", 1LL << 40, "'features' must be from 1"},
+      {"/readout/tau_out", -1.0, "'readout.tau_out' must be positive"},
+      {"/encoding/t_in_max", -5.0, "'encoding.t_in_max' must be positive"},
+      {"/t_end", "late", "'t_end' must be a number"},
+      {"/provenance", 3, "'provenance' must be an object"},
+      {"/layers", nlohmann::json::object(), "'layers' must be an array"},
+  };
+  for (const auto& c : cases) {
+    nlohmann::json header = io::model_header(m);
+    header[nlohmann::json::json_pointer(c.pointer)] = c.value;
+    io::write_container(path, io::kModelMagic, kModelFormatVersion, header,
+                        {&packed[0], &packed[1]});
+    const std::string msg = message_of([&] { load_model(path); });
+    EXPECT_NE(msg.find(c.expected), std::string::npos) << c.pointer << ": " << msg;
+    EXPECT_NE(msg.find(path), std::string::npos) << msg;
+  }
+  std::vector<std::vector<double>> infinite = packed;
+  infinite[1][2] = std::numeric_limits<double>::infinity();
+  io::write_container(path, io::kModelMagic, kModelFormatVersion, io::model_header(m), {&infinite[0], &infinite[1]});
+  EXPECT_NE(message_of([&] { load_model(path); }).find("not finite"), std::string::npos);
 }
 
 TEST(Config, UnknownKeysAndWrongTypesNameTheKey) {

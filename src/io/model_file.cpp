@@ -1,5 +1,7 @@
 #include "io/model_file.hpp"
 
+#include <cmath>
+
 #include "io/container.hpp"
 #include "spiketime/error.hpp"
 
@@ -39,35 +41,105 @@ json model_header(const Model& model) {
           {"provenance", model.provenance}};
 }
 
+namespace {
+
+// Header fields, each checked for type and range before anything is built
+// from it; a failure names the file and the field.
+struct HeaderReader {
+  const std::string& path;
+
+  [[noreturn]] void fail(const std::string& field, const std::string& problem) const {
+    throw InputError(path + ": header field '" + field + "' " + problem);
+  }
+  const json& at(const json& j, const char* key, const std::string& field) const {
+    if (!j.is_object()) fail(field, "is not an object");
+    const auto it = j.find(key);
+    if (it == j.end()) fail(field.empty() ? key : field + "." + key, "is missing");
+    return *it;
+  }
+  // An integer in [lo, hi].
+  long long integer(const json& j, const std::string& field, long long lo, long long hi) const {
+    if (!j.is_number_integer()) fail(field, "must be an integer");
+    const long long x = j.is_number_unsigned() && j.get<unsigned long long>() > static_cast<unsigned long long>(hi)
+                            ? hi + 1
+                            : j.get<long long>();
+    if (x < lo || x > hi) fail(field, "must be from " + std::to_string(lo) + " to " + std::to_string(hi));
+    return x;
+  }
+  double number(const json& j, const std::string& field) const {
+    if (!j.is_number()) fail(field, "must be a number");
+    const double x = j.get<double>();
+    if (!std::isfinite(x)) fail(field, "must be finite");
+    return x;
+  }
+  double positive(const json& j, const std::string& field) const {
+    const double x = number(j, field);
+    if (!(x > 0.0)) fail(field, "must be positive");
+    return x;
+  }
+  std::string text(const json& j, const std::string& field) const {
+    if (!j.is_string()) fail(field, "must be a string");
+    return j.get<std::string>();
+  }
+};
+
+// No layer has more inputs or neurons than this, nor more weights than
+// kMaxWeights: a header cannot make the reader ask for more memory.
+constexpr long long kMaxWidth = 1 << 24;
+constexpr long long kMaxWeights = 1LL << 31;
+
+}  // namespace
+
 Model model_from(const json& header, std::vector<std::vector<double>> weights, const std::string& path) {
+  const HeaderReader r{path};
   Model m;
+  m.dataset = r.text(r.at(header, "dataset", ""), "dataset");
+  m.n_features = static_cast<int>(r.integer(r.at(header, "features", ""), "features", 1, kMaxWidth));
+  m.n_classes = static_cast<int>(r.integer(r.at(header, "classes", ""), "classes", 1, kMaxWidth));
+  m.net.t_end = r.positive(r.at(header, "t_end", ""), "t_end");
+  const json& encoding = r.at(header, "encoding", "");
+  m.encoding.t_in_max = r.positive(r.at(encoding, "t_in_max", "encoding"), "encoding.t_in_max");
+  const json& bias = r.at(encoding, "bias_times", "encoding");
+  if (!bias.is_array() || bias.size() > static_cast<std::size_t>(kMaxWidth)) {
+    r.fail("encoding.bias_times", "must be an array of times");
+  }
+  for (std::size_t k = 0; k < bias.size(); ++k) {
+    m.encoding.bias_times.push_back(r.number(bias[k], "encoding.bias_times[" + std::to_string(k) + "]"));
+  }
+  const json& readout = r.at(header, "readout", "");
   try {
-    m.dataset = header.at("dataset").get<std::string>();
-    m.n_features = header.at("features").get<int>();
-    m.n_classes = header.at("classes").get<int>();
-    m.net.t_end = header.at("t_end").get<double>();
-    m.encoding.t_in_max = header.at("encoding").at("t_in_max").get<double>();
-    m.encoding.bias_times = header.at("encoding").at("bias_times").get<std::vector<double>>();
-    m.readout = parse_readout(header.at("readout").at("kind").get<std::string>());
-    m.tau_out = header.at("readout").at("tau_out").get<double>();
-    m.provenance = header.value("provenance", json::object());
-    const json& layers = header.at("layers");
-    if (layers.size() != weights.size()) throw InputError(path + ": header describes " + std::to_string(layers.size()) + " layers but the file holds " + std::to_string(weights.size()) + " weight arrays");
-    for (std::size_t l = 0; l < layers.size(); ++l) {
-      NeuronParams p;
-      p.tau_m = layers[l].at("tau_m").get<double>();
-      p.tau_s = layers[l].at("tau_s").get<double>();
-      p.theta = layers[l].at("theta").get<double>();
-      p.max_spikes = layers[l].at("max_spikes").get<int>();
-      Layer layer(p, layers[l].at("inputs").get<int>(), layers[l].at("neurons").get<int>());
-      if (weights[l].size() != static_cast<std::size_t>(layer.n_in) * layer.n_out) {
-        throw InputError(path + ": layer " + std::to_string(l) + " weights do not match its shape");
-      }
-      layer.weights = layer.padded(weights[l]);
-      m.net.layers.push_back(std::move(layer));
+    m.readout = parse_readout(r.text(r.at(readout, "kind", "readout"), "readout.kind"));
+  } catch (const InputError& e) {
+    throw InputError(path + ": " + e.what());
+  }
+  m.tau_out = r.positive(r.at(readout, "tau_out", "readout"), "readout.tau_out");
+  m.provenance = header.value("provenance", json::object());
+  if (!m.provenance.is_object()) r.fail("provenance", "must be an object");
+  const json& layers = r.at(header, "layers", "");
+  if (!layers.is_array()) r.fail("layers", "must be an array");
+  if (layers.size() != weights.size()) {
+    throw InputError(path + ": header describes " + std::to_string(layers.size()) + " layers but the file holds " +
+                     std::to_string(weights.size()) + " weight arrays");
+  }
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    const std::string where = "layers[" + std::to_string(l) + "]";
+    NeuronParams p;
+    p.tau_m = r.positive(r.at(layers[l], "tau_m", where), where + ".tau_m");
+    p.tau_s = r.positive(r.at(layers[l], "tau_s", where), where + ".tau_s");
+    p.theta = r.positive(r.at(layers[l], "theta", where), where + ".theta");
+    p.max_spikes = static_cast<int>(r.integer(r.at(layers[l], "max_spikes", where), where + ".max_spikes", 0, 1 << 30));
+    const long long n_in = r.integer(r.at(layers[l], "inputs", where), where + ".inputs", 1, kMaxWidth);
+    const long long n_out = r.integer(r.at(layers[l], "neurons", where), where + ".neurons", 1, kMaxWidth);
+    if (n_in * n_out > kMaxWeights) r.fail(where, "has more than " + std::to_string(kMaxWeights) + " weights");
+    if (weights[l].size() != static_cast<std::size_t>(n_in * n_out)) {
+      throw InputError(path + ": layer " + std::to_string(l) + " weights do not match its shape");
     }
-  } catch (const json::exception& e) {
-    throw InputError(path + ": invalid model header (" + std::string(e.what()) + ")");
+    for (double w : weights[l]) {
+      if (!std::isfinite(w)) throw InputError(path + ": layer " + std::to_string(l) + " has a weight that is not finite");
+    }
+    Layer layer(p, static_cast<int>(n_in), static_cast<int>(n_out));
+    layer.weights = layer.padded(weights[l]);
+    m.net.layers.push_back(std::move(layer));
   }
   try {
     m.net.validate();

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "spiketime/config.hpp"
 #include "spiketime/error.hpp"
 #include "spiketime/simd.hpp"
 #include "spiketime/version.hpp"
@@ -44,7 +45,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"train", "validation", "test"}));
   eval_cmd->add_option("--data-dir", eval.data_dir, "Data directory (default: $SPIKETIME_DATA or ./data)");
-  eval_cmd->add_option("--threads", eval.threads, "Threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  eval_cmd->add_option("--threads", eval.threads, "Threads (default: all cores)")
+      ->check(CLI::Range(0, spiketime::kMaxThreads));
   eval_cmd->add_flag("--json", eval.json, "Print one JSON object");
 
   try {

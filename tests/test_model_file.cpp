@@ -153,6 +153,9 @@ TEST(Config, UnknownKeysAndWrongTypesNameTheKey) {
   c = default_config("mnist");
   apply_setting(c, "readout=last_spike");
   EXPECT_NE(message_of([&] { validate_config(c); }).find("readout"), std::string::npos);
+  c = default_config("mnist");
+  apply_setting(c, "threads=100000");
+  EXPECT_NE(message_of([&] { validate_config(c); }).find("'threads'"), std::string::npos);
 }
 
 TEST(Config, ResolvedConfigReadsBackToItself) {

@@ -10,6 +10,10 @@
 
 namespace spiketime {
 
+// More threads than this is a mistake, not a machine: refused before any is
+// started (a thread pool of 100,000 failed inside std::thread).
+inline constexpr int kMaxThreads = 1024;
+
 struct TrainConfig {
   // Data
   std::string dataset = "mnist";
@@ -36,7 +40,7 @@ struct TrainConfig {
   int epochs = 20;
   int batch_size = 32;
   std::int64_t seed = 1;
-  int threads = 0;  // 0: all cores
+  int threads = 0;  // 0: all cores; at most kMaxThreads
   // Guards and remedies
   double min_vdot = 1.0;      // dV/dt at threshold floored at min_vdot * theta / tau_m in the reverse pass
   double grad_clip = 0.0;     // clip the batch gradient to this L2 norm (0: off)

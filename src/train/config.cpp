@@ -204,7 +204,8 @@ void validate_config(const TrainConfig& c) {
   require(c.epochs > 0, "epochs", "must be positive");
   require(c.batch_size > 0, "batch_size", "must be positive");
   require(c.seed >= 0, "seed", "must be >= 0");
-  require(c.threads >= 0, "threads", "must be >= 0 (0: all cores)");
+  require(c.threads >= 0 && c.threads <= kMaxThreads, "threads",
+          "must be from 0 (all cores) to " + std::to_string(kMaxThreads));
   require(c.min_vdot >= 0, "min_vdot", "must be >= 0");
   require(c.grad_clip >= 0, "grad_clip", "must be >= 0 (0: off)");
   require(c.weight_decay >= 0, "weight_decay", "must be >= 0");

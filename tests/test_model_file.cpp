@@ -91,6 +91,8 @@ TEST_F(ModelFile, TruncatedCorruptedOrForeignFilesAreRejected) {
   put("not a model at all");
   EXPECT_NE(message_of([&] { load_model(path); }).find("magic"), std::string::npos);
   EXPECT_NE(message_of([&] { load_model((dir / "absent.bin").string()); }).find("cannot open"), std::string::npos);
+  EXPECT_NE(message_of([&] { load_model(dir.string()); }).find("is a directory"), std::string::npos);
+  EXPECT_NE(message_of([&] { load_model("/dev/zero"); }).find("is not a regular file"), std::string::npos);
 }
 
 TEST_F(ModelFile, HandMadeHeadersWithAValidChecksumAreCheckedFieldByField) {

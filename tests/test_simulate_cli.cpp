@@ -139,6 +139,11 @@ TEST(SimulateCli, MissingFileAndBadFlags) {
   EXPECT_EQ(WEXITSTATUS(std::system((cli + " simulate /nonexistent/case.json 2>/dev/null").c_str())), 2);
   EXPECT_EQ(WEXITSTATUS(std::system((cli + " simulate 2>/dev/null").c_str())), 2);
   EXPECT_EQ(WEXITSTATUS(std::system((cli + " simulate x.json --no-such-flag 2>/dev/null").c_str())), 2);
+  EXPECT_EQ(WEXITSTATUS(std::system((cli + " simulate /dev/zero 2>/dev/null").c_str())), 2) << "a device, not a file";
+  EXPECT_EQ(WEXITSTATUS(std::system((cli + " simulate / 2>/dev/null").c_str())), 2) << "a directory";
+  EXPECT_EQ(WEXITSTATUS(std::system((cli + " eval --model / --dataset yinyang 2>/dev/null").c_str())), 2);
+  EXPECT_EQ(WEXITSTATUS(std::system((cli + " --version > /dev/null").c_str())), 0);
+  EXPECT_EQ(WEXITSTATUS(std::system(("SPIKETIME_TARGET=avx1024 " + cli + " --version 2>/dev/null").c_str())), 2);
 }
 
 }  // namespace

@@ -7,18 +7,14 @@
 #include <thread>
 
 #include "cli/commands.hpp"
+#include "io/container.hpp"
 #include "spiketime/error.hpp"
 #include "spiketime/simulate.hpp"
 
 namespace spiketime::cli {
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path + ": cannot open (" + std::strerror(errno) + ")");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw InputError(path + ": read error");
-  return text.str();
+  return io::read_regular_file(path, std::uintmax_t{1} << 30);  // cases and configs: at most 1 GiB of JSON
 }
 
 int resolve_threads(int requested) {

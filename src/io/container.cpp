@@ -66,10 +66,32 @@ void write_container(const std::string& path, const std::string& magic, int vers
   write_bytes_atomically(path, bytes);
 }
 
-Container read_container(const std::string& path, const std::string& magic, int version) {
+std::string read_regular_file(const std::string& path, std::uintmax_t max_bytes) {
+  std::error_code error;
+  const auto status = std::filesystem::status(path, error);
+  if (error || !std::filesystem::exists(status)) {
+    throw InputError(path + ": cannot open (" + (error ? error.message() : "no such file") + ")");
+  }
+  if (std::filesystem::is_directory(status)) throw InputError(path + ": is a directory, not a file");
+  if (!std::filesystem::is_regular_file(status)) throw InputError(path + ": is not a regular file");
+  const std::uintmax_t size = std::filesystem::file_size(path, error);
+  if (error) throw InputError(path + ": cannot read its size (" + error.message() + ")");
+  if (size > max_bytes) {
+    throw InputError(path + ": is " + std::to_string(size) + " bytes, more than the " + std::to_string(max_bytes) +
+                     " this reader takes");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path + ": cannot open (" + std::strerror(errno) + ")");
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string bytes(static_cast<std::size_t>(size), '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(size));
+  if (static_cast<std::uintmax_t>(in.gcount()) != size) throw InputError(path + ": read error (the file changed?)");
+  return bytes;
+}
+
+Container read_container(const std::string& path, const std::string& magic, int version) {
+  // Far above any model or checkpoint: a 784-800-10 checkpoint is 15 MB.
+  constexpr std::uintmax_t kMaxBytes = std::uintmax_t{16} << 30;
+  const std::string bytes = read_regular_file(path, kMaxBytes);
   if (bytes.size() < magic.size() || bytes.compare(0, magic.size(), magic) != 0) {
     throw InputError(path + ": not a spiketime file of this kind (wrong magic number)");
   }

@@ -2,6 +2,7 @@
 // JSON header, arrays of doubles, CRC-32. Written atomically.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -16,6 +17,11 @@ struct Container {
 void write_container(const std::string& path, const std::string& magic, int version, const nlohmann::json& header,
                      const std::vector<const std::vector<double>*>& arrays);
 Container read_container(const std::string& path, const std::string& magic, int version);
+
+// The whole of a regular file of at most max_bytes; anything else (missing,
+// a directory, a device such as /dev/zero, too large) is one InputError
+// naming the path, raised before the contents are read.
+std::string read_regular_file(const std::string& path, std::uintmax_t max_bytes);
 
 // Writes text to path atomically (temporary file, then rename).
 void write_text_atomically(const std::string& path, const std::string& text);

@@ -10,7 +10,6 @@
 #include <limits>
 #include <utility>
 
-
 namespace spiketime {
 
 SpikeTrain merge_spike_lists(const std::vector<std::vector<double>>& per_neuron) {

@@ -27,30 +27,31 @@ const char* target_name(int64_t target) {
   }
 }
 
-// The targets compiled in and supported by the CPU, best (lowest bit) first,
-// ignoring any earlier restriction.
-std::vector<int64_t> supported() {
-  hwy::SetSupportedTargetsForTest(0);
-  std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
+int64_t active = 0;  // the chosen target; 0: the best
+
+// The targets compiled in and supported by the CPU, best (lowest bit) first:
+// read once, with any restriction lifted for the moment.
+const std::vector<int64_t>& supported() {
+  static const std::vector<int64_t> targets = [] {
+    hwy::SetSupportedTargetsForTest(0);
+    std::vector<int64_t> all = hwy::SupportedAndGeneratedTargets();
+    hwy::SetSupportedTargetsForTest(active);
+    return all;
+  }();
   return targets;
 }
-
-int64_t active = 0;  // 0: the best
 
 }  // namespace
 
 std::vector<std::string> available_targets() {
-  const int64_t keep = active;
   std::vector<std::string> names;
   for (int64_t t : supported()) names.emplace_back(target_name(t));
-  hwy::SetSupportedTargetsForTest(keep);
   return names;
 }
 
 std::string active_target() {
   if (active != 0) return target_name(active);
-  const std::vector<int64_t> targets = supported();
-  return targets.empty() ? "none" : target_name(targets.front());
+  return supported().empty() ? "none" : target_name(supported().front());
 }
 
 void select_target(const std::string& name) {
@@ -61,7 +62,6 @@ void select_target(const std::string& name) {
     names += (names.empty() ? "" : ", ") + std::string(target_name(t));
   }
   if (name != "best" && chosen == 0) {
-    hwy::SetSupportedTargetsForTest(active);
     throw InputError("SIMD target '" + name + "' is not available on this CPU (available: best, " + names + ")");
   }
   active = chosen;

@@ -49,6 +49,27 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, spiketime::kMaxThreads));
   eval_cmd->add_flag("--json", eval.json, "Print one JSON object");
 
+  spiketime::cli::ExportNirOptions export_nir;
+  CLI::App* export_cmd = app.add_subcommand("export-nir", "Write a model as a NIR graph (docs/NIR.md)");
+  export_cmd->add_option("--model", export_nir.model_path, "Model file (model.bin of a run)")->required();
+  export_cmd->add_option("--out", export_nir.out_path, "The NIR file to write (HDF5)")->required();
+  export_cmd->add_option("--time-unit", export_nir.time_unit, "Seconds per model time unit")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+
+  spiketime::cli::ImportNirOptions import_nir;
+  CLI::App* import_cmd = app.add_subcommand("import-nir", "Read a NIR graph into a model file (docs/NIR.md)");
+  import_cmd->add_option("--in", import_nir.in_path, "The NIR file (HDF5)")->required();
+  import_cmd->add_option("--out", import_nir.out_path, "The model file to write")->required();
+  import_cmd->add_option("--time-unit", import_nir.time_unit,
+                         "Seconds per model time unit (default: the file's metadata, else 0.001)")
+      ->check(CLI::PositiveNumber);
+  import_cmd->add_option("--t-end", import_nir.t_end, "Simulation window in model time units, if the file has none")
+      ->check(CLI::PositiveNumber);
+  import_cmd->add_option("--t-in-max", import_nir.t_in_max,
+                         "Latest input spike of the latency code in model time units, if the file has none")
+      ->check(CLI::PositiveNumber);
+
   try {
     spiketime::select_target_from_environment();
   } catch (const spiketime::InputError& e) {
@@ -76,5 +97,7 @@ int main(int argc, char** argv) {
   if (simulate->parsed()) return spiketime::cli::simulate(sim);
   if (train_cmd->parsed()) return spiketime::cli::train(train);
   if (eval_cmd->parsed()) return spiketime::cli::eval(eval);
+  if (export_cmd->parsed()) return spiketime::cli::export_nir(export_nir);
+  if (import_cmd->parsed()) return spiketime::cli::import_nir(import_nir);
   return 0;
 }

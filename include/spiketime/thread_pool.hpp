@@ -37,6 +37,9 @@ class ThreadPool {
   bool stopping_ = false;
 };
 
+// A thread count from a flag or config: 0 means every core.
+int thread_count(int requested);
+
 // Splits [0, n) into `parts` contiguous ranges of near-equal size; returns range `part`.
 inline std::pair<std::size_t, std::size_t> split_range(std::size_t n, int parts, int part) {
   const std::size_t p = static_cast<std::size_t>(parts), k = static_cast<std::size_t>(part);

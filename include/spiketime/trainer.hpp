@@ -39,6 +39,10 @@ Model build_model(const TrainConfig& config, const Dataset& train);
 // Accuracy, loss, spike statistics and confusion of a model on a data set.
 PassStats evaluate(const Model& model, const Dataset& data, ThreadPool& pool);
 
+// The class of each of n samples (features sample-major, model.n_features
+// each, in [0, 1]); -1 where every output stays silent.
+std::vector<int> predict(const Model& model, const float* features, std::size_t n, ThreadPool& pool);
+
 class Trainer {
  public:
   Trainer(const TrainConfig& config, Model model, ThreadPool& pool);

@@ -2,6 +2,7 @@
 // exit status; bad input is reported as one line on stderr with status 2.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,10 +34,19 @@ struct EvalOptions {
 };
 int eval(const EvalOptions& options);
 
+struct ExportNirOptions {
+  std::string model_path, out_path;
+  double time_unit = 1e-3;  // seconds per model time unit
+};
+int export_nir(const ExportNirOptions& options);
+
+struct ImportNirOptions {
+  std::string in_path, out_path;
+  std::optional<double> time_unit, t_end, t_in_max;
+};
+int import_nir(const ImportNirOptions& options);
+
 // Reads a whole file; throws InputError naming the path when it cannot.
 std::string read_file(const std::string& path);
-
-// A thread count from a flag or config: 0 means every core.
-int resolve_threads(int requested);
 
 }  // namespace spiketime::cli

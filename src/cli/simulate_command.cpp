@@ -1,10 +1,4 @@
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <iostream>
-#include <sstream>
-#include <thread>
 
 #include "cli/commands.hpp"
 #include "io/container.hpp"
@@ -15,10 +9,6 @@ namespace spiketime::cli {
 
 std::string read_file(const std::string& path) {
   return io::read_regular_file(path, std::uintmax_t{1} << 30);  // cases and configs: at most 1 GiB of JSON
-}
-
-int resolve_threads(int requested) {
-  return requested > 0 ? requested : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
 int simulate(const SimulateOptions& options) {

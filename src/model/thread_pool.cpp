@@ -1,5 +1,7 @@
 #include "spiketime/thread_pool.hpp"
 
+#include <algorithm>
+
 namespace spiketime {
 
 ThreadPool::ThreadPool(int n_threads) {
@@ -71,6 +73,10 @@ void ThreadPool::worker_loop(int index) {
       done_.notify_one();
     }
   }
+}
+
+int thread_count(int requested) {
+  return requested > 0 ? requested : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
 }  // namespace spiketime

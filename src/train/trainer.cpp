@@ -158,6 +158,18 @@ PassStats evaluate(const Model& model, const Dataset& data, ThreadPool& pool) {
   return total;
 }
 
+std::vector<int> predict(const Model& model, const float* features, std::size_t n, ThreadPool& pool) {
+  std::vector<int> classes(n);
+  std::vector<SampleState> states(static_cast<std::size_t>(pool.size()));
+  for (auto& s : states) s.stats.reset(model);
+  const auto width = static_cast<std::size_t>(model.n_features);
+  pool.run([&](int t) {
+    const auto [begin, end] = split_range(n, pool.size(), t);
+    for (std::size_t i = begin; i < end; ++i) classes[i] = run_sample(model, features + i * width, 0, states[t]).predicted;
+  });
+  return classes;
+}
+
 struct Trainer::ThreadState : SampleState {
   NetworkGradient grad;
   // Per layer, over this thread's part of the batch: spikes of each input

@@ -7,7 +7,12 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <memory>
+#include <mutex>
+
+#include "spiketime/batch.hpp"
 #include "spiketime/error.hpp"
+#include "spiketime/init.hpp"
 #include "spiketime/model.hpp"
 #include "spiketime/nir.hpp"
 #include "spiketime/run.hpp"
@@ -114,6 +119,86 @@ std::string train(const std::string& config_text, const std::string& source, con
       .dump();
 }
 
+// One pool for the layer calls of spiketime.torch, rebuilt when the thread
+// count changes; the mutex keeps two Python threads from sharing it at once.
+struct SharedPool {
+  std::mutex mutex;
+  std::unique_ptr<spiketime::ThreadPool> pool;
+  spiketime::ThreadPool& get(int threads) {
+    const int n = spiketime::thread_count(threads);
+    if (!pool || pool->size() != n) pool = std::make_unique<spiketime::ThreadPool>(n);
+    return *pool;
+  }
+};
+SharedPool& shared_pool() {
+  static SharedPool shared;
+  return shared;
+}
+
+using Doubles = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+py::tuple lif_forward(const Doubles& weight, double tau_m, double tau_s, double theta, int max_spikes, double t_end,
+                      const Doubles& times, int threads) {
+  if (weight.ndim() != 2) throw py::value_error("weight: expected shape (n_out, n_in)");
+  if (times.ndim() != 3 || times.shape(1) != weight.shape(1)) {
+    throw py::value_error("times: expected shape (batch, " + std::to_string(weight.shape(1)) + ", K)");
+  }
+  spiketime::Network net;
+  net.t_end = t_end;
+  spiketime::Layer layer({tau_m, tau_s, theta, max_spikes}, static_cast<int>(weight.shape(1)),
+                         static_cast<int>(weight.shape(0)));
+  const auto w = weight.unchecked<2>();
+  for (int i = 0; i < layer.n_out; ++i) {
+    for (int j = 0; j < layer.n_in; ++j) {
+      if (!std::isfinite(w(i, j))) throw py::value_error("weight: holds a value that is not finite");
+      layer.weight(i, j) = w(i, j);
+    }
+  }
+  net.layers.push_back(layer);
+  try {
+    net.validate();
+  } catch (const std::invalid_argument& e) {
+    throw py::value_error(e.what());
+  }
+  const spiketime::PaddedTimes input{times.data(), static_cast<int>(times.shape(0)), static_cast<int>(times.shape(1)),
+                                     static_cast<int>(times.shape(2))};
+  std::shared_ptr<spiketime::LayerBatch> batch;
+  {
+    py::gil_scoped_release unlocked;
+    SharedPool& shared = shared_pool();
+    const std::lock_guard<std::mutex> lock(shared.mutex);
+    batch = std::make_shared<spiketime::LayerBatch>(std::move(net.layers[0]), t_end, input, shared.get(threads));
+  }
+  py::array_t<double> out({static_cast<py::ssize_t>(batch->batch()), static_cast<py::ssize_t>(weight.shape(0)),
+                           static_cast<py::ssize_t>(batch->output_slots())});
+  batch->output(out.mutable_data());
+  return py::make_tuple(out, batch);
+}
+
+py::tuple lif_backward(const spiketime::LayerBatch& batch, const Doubles& grad_out, py::ssize_t n_out,
+                       py::ssize_t n_in, py::ssize_t in_slots, double min_vdot, bool input_grad, int threads) {
+  if (grad_out.ndim() != 3 || grad_out.shape(0) != batch.batch() || grad_out.shape(1) != n_out ||
+      grad_out.shape(2) != batch.output_slots()) {
+    throw py::value_error("grad_output: does not have the shape of the layer's output");
+  }
+  py::array_t<double> grad_w({n_out, n_in});
+  py::object grad_in = py::none();
+  double* grad_in_data = nullptr;
+  if (input_grad) {
+    py::array_t<double> g({static_cast<py::ssize_t>(batch.batch()), n_in, in_slots});
+    grad_in_data = g.mutable_data();
+    grad_in = g;
+  }
+  double* grad_w_data = grad_w.mutable_data();
+  {
+    py::gil_scoped_release unlocked;
+    SharedPool& shared = shared_pool();
+    const std::lock_guard<std::mutex> lock(shared.mutex);
+    batch.backward(grad_out.data(), spiketime::GradientGuard{min_vdot}, grad_w_data, grad_in_data, shared.get(threads));
+  }
+  return py::make_tuple(grad_w, grad_in);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -141,6 +226,14 @@ PYBIND11_MODULE(_core, m) {
         spiketime::save_model(x, path);
       });
   m.def("load_model", &load, py::arg("path"));
+  m.def(
+      "psp_peak", [](double tau_m, double tau_s) { return spiketime::psp_peak({tau_m, tau_s, 1.0, 0}); },
+      py::arg("tau_m"), py::arg("tau_s"));
+  py::class_<spiketime::LayerBatch, std::shared_ptr<spiketime::LayerBatch>>(m, "LayerBatch");
+  m.def("lif_forward", &lif_forward, py::arg("weight"), py::arg("tau_m"), py::arg("tau_s"), py::arg("theta"),
+        py::arg("max_spikes"), py::arg("t_end"), py::arg("times"), py::arg("threads"));
+  m.def("lif_backward", &lif_backward, py::arg("batch"), py::arg("grad_output"), py::arg("n_out"), py::arg("n_in"),
+        py::arg("in_slots"), py::arg("min_vdot"), py::arg("input_grad"), py::arg("threads"));
   m.def("train_json", &train, py::arg("config_text"), py::arg("source"), py::arg("out"), py::arg("resume"),
         py::arg("stop_after"), py::arg("on_epoch"));
   m.def(

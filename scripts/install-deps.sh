@@ -8,12 +8,12 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev zlib1g-dev libopenblas-dev libhwy-dev
   pkg-config libhdf5-dev pybind11-dev python3-dev
-  python3 python3-numpy python3-h5py python3-pytest
+  python3 python3-numpy python3-h5py python3-pytest python3-torch libopenblas0-pthread
   dataset-fashion-mnist
 )
 case "${1:-}" in
   "") ;;
-  --experiments) packages+=(python3-matplotlib python3-torch libopenblas0-pthread) ;;
+  --experiments) packages+=(python3-matplotlib) ;;
   *) echo "install-deps.sh: unknown option '$1' (only --experiments)" >&2; exit 2 ;;
 esac
 command -v npm > /dev/null || packages+=(npm)

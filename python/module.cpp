@@ -7,6 +7,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <cmath>
 #include <memory>
 #include <mutex>
 
@@ -143,18 +145,15 @@ py::tuple lif_forward(const Doubles& weight, double tau_m, double tau_s, double 
   if (times.ndim() != 3 || times.shape(1) != weight.shape(1)) {
     throw py::value_error("times: expected shape (batch, " + std::to_string(weight.shape(1)) + ", K)");
   }
+  const double* w = weight.data();
+  if (!std::all_of(w, w + weight.size(), [](double x) { return std::isfinite(x); })) {
+    throw py::value_error("weight: holds a value that is not finite");
+  }
   spiketime::Network net;
   net.t_end = t_end;
-  spiketime::Layer layer({tau_m, tau_s, theta, max_spikes}, static_cast<int>(weight.shape(1)),
-                         static_cast<int>(weight.shape(0)));
-  const auto w = weight.unchecked<2>();
-  for (int i = 0; i < layer.n_out; ++i) {
-    for (int j = 0; j < layer.n_in; ++j) {
-      if (!std::isfinite(w(i, j))) throw py::value_error("weight: holds a value that is not finite");
-      layer.weight(i, j) = w(i, j);
-    }
-  }
-  net.layers.push_back(layer);
+  net.layers.emplace_back(spiketime::NeuronParams{tau_m, tau_s, theta, max_spikes}, static_cast<int>(weight.shape(1)),
+                          static_cast<int>(weight.shape(0)));
+  net.layers[0].set_from_rows(w);
   try {
     net.validate();
   } catch (const std::invalid_argument& e) {

@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages spiketime builds, tests and trains with;
-# with --experiments also what experiments/ plots and compares with (the
-# ANN baseline's torch, matplotlib). Idempotent: asks apt only for what is missing.
+# with --experiments also what experiments/ plots with (matplotlib). Idempotent: asks apt only for what is missing.
 set -euo pipefail
 packages=(
   cmake g++ make

@@ -3,7 +3,8 @@
 the exact forward and backward passes running in spiketime's engine
 (spiketime.torch.LIF). The settings are those of the shipped MNIST model
 (experiments/configs/mnist-multi.json): tau_m 40, tau_s 20, t_end 40, the
-all-spikes readout with tau_out 1, the guard min_vdot 1, cosine learning rate.
+all-spikes readout with tau_out 1, the guard min_vdot 1, cosine learning rate,
+and the trainer's push for silent neurons (silent_push 0.01).
 
     PYTHONPATH=build/python python3 examples/python/train_mnist_torch.py
 
@@ -44,11 +45,23 @@ def load_mnist(data_dir, validation):
     }
 
 
+class Net(torch.nn.Module):
+    """784-H-10; forward returns the hidden and the output spikes."""
+
+    def __init__(self, hidden, **kw):
+        super().__init__()
+        self.hidden, self.out = st.LIF(784, hidden, **kw), st.LIF(hidden, 10, **kw)
+
+    def forward(self, times):
+        h = self.hidden(times)
+        return h, self.out(h)
+
+
 def accuracy(net, x, y, args, batch=1000):
     correct = 0
     with torch.no_grad():
         for k in range(0, len(y), batch):
-            out = net(st.encode(x[k : k + batch], args.t_in_max))
+            _, out = net(st.encode(x[k : k + batch], args.t_in_max))
             correct += (st.all_spikes_scores(out, args.tau_out, args.t_end).argmax(1) == y[k : k + batch]).sum().item()
     return correct / max(len(y), 1)
 
@@ -66,6 +79,7 @@ def main():
     p.add_argument("--t-in-max", type=float, default=10.0)
     p.add_argument("--tau-out", type=float, default=1.0)
     p.add_argument("--min-vdot", type=float, default=1.0)
+    p.add_argument("--silent-push", type=float, default=0.01)
     p.add_argument("--validation", type=int, default=10000)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=0, help="engine threads per process (0: every core)")
@@ -78,19 +92,18 @@ def main():
     if distributed:
         dist.init_process_group("gloo")
     rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
-    torch.set_num_threads(1)  # the engine has its own threads
 
     data = load_mnist(args.data_dir, args.validation)
     x_train, y_train = data["train"]
     torch.manual_seed(args.seed)
     kw = dict(tau_m=args.tau_m, tau_s=args.tau_s, t_end=args.t_end, min_vdot=args.min_vdot, threads=args.threads)
-    net = torch.nn.Sequential(st.LIF(784, args.hidden, **kw), st.LIF(args.hidden, 10, **kw))
+    net = Net(args.hidden, **kw)
     # The trainer's initialization: mean drive 2 over the expected input spikes.
     active = (x_train[:1000] > 0).sum(1).double().mean().item()
-    net[0].init_drive_(active)
-    net[1].init_drive_(3.0 * args.hidden)
+    net.hidden.init_drive_(active)
+    net.out.init_drive_(3.0 * args.hidden)
     model = torch.nn.parallel.DistributedDataParallel(net) if distributed else net
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, foreach=True)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: 0.5 * (1 + math.cos(math.pi * e / args.epochs)))
 
     step, global_batch = 0, args.batch_size * world
@@ -102,10 +115,13 @@ def main():
             mine = order[begin : begin + global_batch][rank * args.batch_size : (rank + 1) * args.batch_size]
             if len(mine) == 0:
                 break
-            out = model(st.encode(x_train[mine], args.t_in_max))
+            inputs = st.encode(x_train[mine], args.t_in_max)
+            hidden, out = model(inputs)
             loss = st.all_spikes_loss(out, y_train[mine], args.tau_out, args.t_end)
+            push = (st.silent_push(net.hidden, inputs, hidden, args.silent_push, per_sample=False)
+                    + st.silent_push(net.out, hidden, out, args.silent_push, per_sample=True))
             optimizer.zero_grad()
-            loss.backward()
+            (loss + push).backward()
             optimizer.step()
             with torch.no_grad():
                 correct += (st.all_spikes_scores(out, args.tau_out, args.t_end).argmax(1) == y_train[mine]).sum().item()

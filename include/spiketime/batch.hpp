@@ -38,6 +38,13 @@ class LayerBatch {
                 ThreadPool& pool) const;
 
  private:
+  struct Event {
+    double t;
+    int32_t neuron, slot;
+  };
+  // Checks sample b of the input and merges it into inputs_[b] (time order).
+  void merge_sample(const PaddedTimes& input, std::size_t b, std::vector<Event>& events);
+
   Layer layer_;
   double t_end_;
   int batch_, in_slots_, out_slots_ = 0;

@@ -57,6 +57,10 @@ struct Layer {
   // layout), and back.
   std::vector<double> packed(const std::vector<double>& padded) const;
   std::vector<double> padded(const std::vector<double>& packed) const;
+  // The weights from and to the neuron-major form of frameworks, rows[i *
+  // n_in + j] from input j to neuron i (a transpose, in cache-sized tiles).
+  void set_from_rows(const double* rows);
+  static void rows_of(const std::vector<double>& padded, int n_in, int n_out, std::size_t stride, double* rows);
 };
 
 // The input train as the forward pass steps through it: each distinct input

@@ -21,7 +21,8 @@ import torch
 
 from . import _core
 
-__all__ = ["LIF", "encode", "first_spike_loss", "all_spikes_loss", "first_spike_scores", "all_spikes_scores"]
+__all__ = ["LIF", "encode", "first_spike_loss", "all_spikes_loss", "first_spike_scores", "all_spikes_scores",
+           "silent_push"]
 
 
 def _positive(name, value):
@@ -140,20 +141,23 @@ def _check_output(times, labels):
 def first_spike_scores(times: torch.Tensor, tau_out: float, t_end: float) -> torch.Tensor:
     """-t_first / tau_out per class, a silent class counting as t_end (with no
     timing gradient); the class is the highest score."""
-    first = times[:, :, 0] if times.shape[2] > 0 else times.new_full(times.shape[:2], math.inf)
+    if times.shape[2] == 0:  # no output fired: still a function of the graph, with zero gradient
+        return times.sum(2) - t_end / tau_out
+    first = times[:, :, 0]
     return -torch.where(torch.isfinite(first), first, torch.full_like(first, t_end)) / tau_out
 
 
 def all_spikes_scores(times: torch.Tensor, tau_out: float, t_end: float) -> torch.Tensor:
     """log sum_k exp(-t_k / tau_out) over every spike of a class (-t_end /
     tau_out when silent)."""
+    if times.shape[2] == 0:  # no output fired: still a function of the graph, with zero gradient
+        return times.sum(2) - t_end / tau_out
     finite = torch.isfinite(times)
     safe = torch.where(finite, times, torch.zeros_like(times))
     terms = torch.where(finite, -safe / tau_out, torch.full_like(times, -math.inf))
     silent = ~finite.any(dim=2)
-    z = torch.logsumexp(torch.where(silent.unsqueeze(2), torch.zeros_like(terms), terms), dim=2) if times.shape[2] else None
-    fallback = torch.full(times.shape[:2], -t_end / tau_out, dtype=times.dtype)
-    return fallback if z is None else torch.where(silent, fallback, z)
+    z = torch.logsumexp(torch.where(silent.unsqueeze(2), torch.zeros_like(terms), terms), dim=2)
+    return torch.where(silent, torch.full_like(z, -t_end / tau_out), z)
 
 
 def first_spike_loss(times, labels, tau_out: float, t_end: float) -> torch.Tensor:
@@ -168,3 +172,25 @@ def all_spikes_loss(times, labels, tau_out: float, t_end: float) -> torch.Tensor
     -log softmax(z)[label], z as all_spikes_scores gives it."""
     _check_output(times, labels)
     return torch.nn.functional.cross_entropy(all_spikes_scores(times, _positive("tau_out", tau_out), t_end), labels)
+
+
+def silent_push(layer: LIF, times_in: torch.Tensor, times_out: torch.Tensor, strength: float,
+                per_sample: bool) -> torch.Tensor:
+    """The trainer's remedy for silent neurons (docs/TRAINING.md), as a loss
+    term to add: a spike that does not exist has no gradient, so a neuron
+    silent over the whole batch gets -strength per input spike on the gradient
+    of each of its weights, averaged over the batch; with per_sample (the
+    trainer's treatment of the output layer) so does each neuron in each
+    sample where it is silent, in addition. Its value is
+    -strength * mean_b sum_(i,j) n_bj w_ij over the silent (b, i), n_bj the
+    spikes of input j in sample b."""
+    counts = torch.isfinite(times_in.detach()).sum(2).to(layer.weight.dtype)
+    if times_out.shape[2] == 0:
+        silent = torch.ones(times_out.shape[:2], dtype=torch.bool)
+    else:
+        silent = ~torch.isfinite(times_out.detach()[:, :, 0])  # ascending: the first slot tells
+    rows = silent.all(0).nonzero().squeeze(1)  # silent in every sample
+    push = (counts @ layer.weight[rows].t()).sum(1).mean()
+    if per_sample:
+        push = push + ((counts @ layer.weight.t()) * silent).sum(1).mean()
+    return -strength * push

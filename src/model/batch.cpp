@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <limits>
 #include <string>
 
@@ -12,11 +13,6 @@ namespace {
 
 constexpr double kNoSpike = std::numeric_limits<double>::infinity();
 
-struct Event {
-  double t;
-  int32_t neuron, slot;
-};
-
 }  // namespace
 
 LayerBatch::LayerBatch(Layer layer, double t_end, PaddedTimes input, ThreadPool& pool)
@@ -25,51 +21,67 @@ LayerBatch::LayerBatch(Layer layer, double t_end, PaddedTimes input, ThreadPool&
     throw InputError("times: has " + std::to_string(input.neurons) + " input neurons, the layer takes " +
                      std::to_string(layer_.n_in));
   }
-  const auto n_in = static_cast<std::size_t>(layer_.n_in), slots = static_cast<std::size_t>(in_slots_);
   inputs_.resize(static_cast<std::size_t>(batch_));
   input_slot_.resize(static_cast<std::size_t>(batch_));
   traces_.resize(static_cast<std::size_t>(batch_));
-  // Checked and merged before any thread starts, so that an error is one
-  // exception on the calling thread.
-  std::vector<Event> events;
-  for (std::size_t b = 0; b < static_cast<std::size_t>(batch_); ++b) {
-    events.clear();
-    for (std::size_t j = 0; j < n_in; ++j) {
-      const double* row = input.data + (b * n_in + j) * slots;
-      for (std::size_t k = 0; k < slots; ++k) {
-        const double t = row[k];
-        const auto where = [&] {
-          return "times[" + std::to_string(b) + ", " + std::to_string(j) + ", " + std::to_string(k) + "]: ";
-        };
-        if (std::isnan(t) || t == -kNoSpike) {
-          throw InputError(where() + "is " + std::to_string(t) + "; a spike time is finite, +inf marks no spike");
-        }
-        if (k > 0 && t < row[k - 1]) {
-          throw InputError(where() + "comes before the slot before it; each neuron's times must ascend");
-        }
-        if (t != kNoSpike) events.push_back({t, static_cast<int32_t>(j), static_cast<int32_t>(k)});
-      }
-    }
-    // Time order, ties by neuron index (as merge_spike_lists orders them).
-    std::sort(events.begin(), events.end(), [](const Event& x, const Event& y) {
-      return x.t != y.t ? x.t < y.t : x.neuron != y.neuron ? x.neuron < y.neuron : x.slot < y.slot;
-    });
-    for (const Event& e : events) {
-      inputs_[b].push(e.t, e.neuron);
-      input_slot_[b].push_back(e.slot);
-    }
-  }
+  // Each thread checks and merges its samples, then simulates them; the
+  // error of the lowest sample, if any, is raised on the calling thread.
+  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(batch_));
   std::vector<int> most(static_cast<std::size_t>(pool.size()), 0);
   pool.run([&](int t) {
     LayerWorkspace ws;
+    std::vector<Event> events;
     const auto [begin, end] = split_range(static_cast<std::size_t>(batch_), pool.size(), t);
     for (std::size_t b = begin; b < end; ++b) {
+      try {
+        merge_sample(input, b, events);
+      } catch (const InputError&) {
+        errors[b] = std::current_exception();
+        continue;
+      }
       layer_forward(layer_, inputs_[b], t_end_, traces_[b], ws);
       int& m = most[static_cast<std::size_t>(t)];
       for (int32_t c : traces_[b].spike_counts) m = std::max(m, static_cast<int>(c));
     }
   });
+  for (const auto& error : errors) {
+    if (error) std::rethrow_exception(error);
+  }
   out_slots_ = *std::max_element(most.begin(), most.end());
+}
+
+void LayerBatch::merge_sample(const PaddedTimes& input, std::size_t b, std::vector<Event>& events) {
+  const auto n_in = static_cast<std::size_t>(layer_.n_in), slots = static_cast<std::size_t>(in_slots_);
+  events.clear();
+  for (std::size_t j = 0; j < n_in; ++j) {
+    const double* row = input.data + (b * n_in + j) * slots;
+    bool padding = false;
+    for (std::size_t k = 0; k < slots; ++k) {
+      const double t = row[k];
+      if (t == kNoSpike) {
+        padding = true;
+        continue;
+      }
+      const auto fail = [&](const std::string& problem) {
+        throw InputError("times[" + std::to_string(b) + ", " + std::to_string(j) + ", " + std::to_string(k) +
+                         "]: " + problem);
+      };
+      if (std::isnan(t) || t == -kNoSpike) fail("is " + std::to_string(t) + "; a spike time is finite, +inf marks no spike");
+      if (padding) fail("follows a +inf; each neuron's times ascend, the +inf padding last");
+      if (k > 0 && t < row[k - 1]) fail("comes before the slot before it; each neuron's times must ascend");
+      events.push_back({t, static_cast<int32_t>(j), static_cast<int32_t>(k)});
+    }
+  }
+  // Time order, ties by neuron index (as merge_spike_lists orders them).
+  std::sort(events.begin(), events.end(), [](const Event& x, const Event& y) {
+    return x.t != y.t ? x.t < y.t : x.neuron != y.neuron ? x.neuron < y.neuron : x.slot < y.slot;
+  });
+  inputs_[b].clear();
+  input_slot_[b].clear();
+  for (const Event& e : events) {
+    inputs_[b].push(e.t, e.neuron);
+    input_slot_[b].push_back(e.slot);
+  }
 }
 
 void LayerBatch::output(double* out) const {
@@ -120,9 +132,7 @@ void LayerBatch::backward(const double* grad_output, GradientGuard guard, double
   for (std::size_t t = 1; t < partial.size(); ++t) {
     for (std::size_t k = 0; k < partial[0].size(); ++k) partial[0][k] += partial[t][k];
   }
-  for (std::size_t i = 0; i < n_out; ++i) {
-    for (std::size_t j = 0; j < n_in; ++j) grad_weights[i * n_in + j] = partial[0][j * layer_.stride() + i];
-  }
+  Layer::rows_of(partial[0], layer_.n_in, layer_.n_out, layer_.stride(), grad_weights);
 }
 
 }  // namespace spiketime

@@ -34,6 +34,32 @@ std::vector<double> Layer::packed(const std::vector<double>& padded) const {
   return out;
 }
 
+namespace {
+constexpr int kTile = 32;  // 32 x 32 doubles: two tiles fit in L1
+}  // namespace
+
+void Layer::set_from_rows(const double* rows) {
+  for (int i0 = 0; i0 < n_out; i0 += kTile) {
+    for (int j0 = 0; j0 < n_in; j0 += kTile) {
+      for (int i = i0; i < std::min(n_out, i0 + kTile); ++i) {
+        for (int j = j0; j < std::min(n_in, j0 + kTile); ++j) weight(i, j) = rows[static_cast<std::size_t>(i) * n_in + j];
+      }
+    }
+  }
+}
+
+void Layer::rows_of(const std::vector<double>& padded, int n_in, int n_out, std::size_t stride, double* rows) {
+  for (int i0 = 0; i0 < n_out; i0 += kTile) {
+    for (int j0 = 0; j0 < n_in; j0 += kTile) {
+      for (int i = i0; i < std::min(n_out, i0 + kTile); ++i) {
+        for (int j = j0; j < std::min(n_in, j0 + kTile); ++j) {
+          rows[static_cast<std::size_t>(i) * n_in + j] = padded[static_cast<std::size_t>(j) * stride + i];
+        }
+      }
+    }
+  }
+}
+
 std::vector<double> Layer::padded(const std::vector<double>& packed) const {
   std::vector<double> out(static_cast<std::size_t>(n_in) * stride(), 0.0);
   for (std::size_t j = 0; j < static_cast<std::size_t>(n_in); ++j) {

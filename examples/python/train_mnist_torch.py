@@ -111,10 +111,12 @@ def main():
         started = time.perf_counter()
         order = torch.randperm(len(y_train), generator=torch.Generator().manual_seed(args.seed * 1000003 + epoch))
         loss_sum = correct = seen = 0
-        for begin in range(0, len(order), global_batch):
+        # On several processes the last, partial global batch is left out:
+        # every process must take the same number of steps, each over the
+        # same number of samples, for the averaged gradient to be the mean.
+        end = len(order) - len(order) % global_batch if distributed else len(order)
+        for begin in range(0, end, global_batch):
             mine = order[begin : begin + global_batch][rank * args.batch_size : (rank + 1) * args.batch_size]
-            if len(mine) == 0:
-                break
             inputs = st.encode(x_train[mine], args.t_in_max)
             hidden, out = model(inputs)
             loss = st.all_spikes_loss(out, y_train[mine], args.tau_out, args.t_end)

@@ -30,8 +30,10 @@ TrainConfig resolve_config(const nlohmann::json& object, const std::string& sour
 // ("train", "validation" or "test"; the validation split is the one the model
 // was trained with): n, accuracy, loss, spikes_per_neuron, silent_fraction,
 // spike_count_histogram, ties, all_silent, confusion, dataset, split.
+// model_name names the model in errors (a model that does not fit the data).
 nlohmann::json evaluation_report(const Model& model, const std::string& dataset, const std::string& split,
-                                 const std::string& data_dir = "", int threads = 0);
+                                 const std::string& data_dir = "", int threads = 0,
+                                 const std::string& model_name = "the model");
 
 // What one finished epoch measured (also the metrics.jsonl line).
 struct EpochReport {

@@ -128,15 +128,18 @@ def load_model(path: Union[str, os.PathLike]) -> Model:
     return Model(_core.load_model(os.fspath(path)))
 
 
-def train(config: Union[dict, str, os.PathLike], out: Union[str, os.PathLike], resume: bool = False,
+def train(config: Union[dict, str, os.PathLike, None], out: Union[str, os.PathLike], resume: bool = False,
           progress: bool = True, stop_after: int = 0) -> dict:
     """Trains as `spiketime train` does, into the run directory `out`
     (config.json, metrics.jsonl, model.bin, checkpoint.bin). config: a dict of
     config keys (docs/TRAINING.md) or the path of a JSON config file; with
-    resume=True the run in `out` continues from its checkpoint. Returns the
-    run's result with the last epoch's metrics. Ctrl-C stops after the current
+    resume=True (and config None) the run in `out` continues from its
+    checkpoint. stop_after > 0 stops after that many epochs. Returns the run's
+    result with the last epoch's metrics. Ctrl-C stops after the current
     batch; the directory then holds the last finished epoch."""
     if resume:
+        if config is not None:
+            raise ValueError("config: resume=True takes the run's own config; pass None")
         source, text = "config", "{}"
     elif isinstance(config, dict):
         source, text = "config", _to_json(config, "config")

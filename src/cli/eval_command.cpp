@@ -10,14 +10,7 @@ namespace spiketime::cli {
 int eval(const EvalOptions& o) {
   try {
     const Model model = load_model(o.model_path);
-    nlohmann::json report;
-    try {
-      report = evaluation_report(model, o.dataset, o.split, o.data_dir, o.threads);
-    } catch (const InputError& e) {
-      const std::string what = e.what();
-      // Data errors name their file; a mismatch with the model names the model.
-      throw InputError(what.rfind("the model", 0) == 0 ? o.model_path + ": " + what.substr(10) : what);
-    }
+    nlohmann::json report = evaluation_report(model, o.dataset, o.split, o.data_dir, o.threads, o.model_path);
     if (o.json) {
       report["model"] = o.model_path;
       std::cout << report.dump() << "\n";

@@ -32,7 +32,7 @@ TrainConfig resolve_config(const json& object, const std::string& source, const 
 }
 
 json evaluation_report(const Model& model, const std::string& dataset, const std::string& split,
-                       const std::string& data_dir, int threads) {
+                       const std::string& data_dir, int threads, const std::string& model_name) {
   if (split != "train" && split != "validation" && split != "test") {
     throw InputError("split: '" + split + "' is not one of train, validation, test");
   }
@@ -44,7 +44,7 @@ json evaluation_report(const Model& model, const std::string& dataset, const std
       load_splits(dataset, data_dir.empty() ? default_data_dir() : data_dir, static_cast<std::size_t>(validation_size));
   const Dataset& data = split == "train" ? splits.train : split == "validation" ? splits.validation : splits.test;
   if (data.n_features != model.n_features || data.n_classes != model.n_classes) {
-    throw InputError("the model expects " + std::to_string(model.n_features) + " features and " +
+    throw InputError(model_name + ": expects " + std::to_string(model.n_features) + " features and " +
                      std::to_string(model.n_classes) + " classes, " + dataset + " has " +
                      std::to_string(data.n_features) + " and " + std::to_string(data.n_classes));
   }

@@ -85,6 +85,8 @@ def test_bad_python_arguments_raise_value_error():
         model.predict(np.zeros((1, 784)), threads=-1)
     with pytest.raises(ValueError, match="config"):
         spiketime.train(42, "nowhere")
+    with pytest.raises(ValueError, match="resume"):
+        spiketime.train({"dataset": "yinyang"}, "nowhere", resume=True)
 
 
 def test_load_model_matches_the_file(tmp_path):

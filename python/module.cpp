@@ -139,63 +139,89 @@ SharedPool& shared_pool() {
 
 using Doubles = py::array_t<double, py::array::c_style | py::array::forcecast>;
 
-py::tuple lif_forward(const Doubles& weight, double tau_m, double tau_s, double theta, int max_spikes, double t_end,
-                      const Doubles& times, int threads) {
-  if (weight.ndim() != 2) throw py::value_error("weight: expected shape (n_out, n_in)");
-  if (times.ndim() != 3 || times.shape(1) != weight.shape(1)) {
-    throw py::value_error("times: expected shape (batch, " + std::to_string(weight.shape(1)) + ", K)");
-  }
-  const double* w = weight.data();
-  if (!std::all_of(w, w + weight.size(), [](double x) { return std::isfinite(x); })) {
-    throw py::value_error("weight: holds a value that is not finite");
-  }
+// A network from per-layer weights ((n_out, n_in) arrays) and parameters.
+spiketime::Network make_network(const std::vector<Doubles>& weights, const std::vector<spiketime::NeuronParams>& params,
+                                double t_end) {
+  if (weights.empty() || weights.size() != params.size()) throw py::value_error("weights: one array per layer");
   spiketime::Network net;
   net.t_end = t_end;
-  net.layers.emplace_back(spiketime::NeuronParams{tau_m, tau_s, theta, max_spikes}, static_cast<int>(weight.shape(1)),
-                          static_cast<int>(weight.shape(0)));
-  net.layers[0].set_from_rows(w);
+  for (std::size_t l = 0; l < weights.size(); ++l) {
+    const Doubles& w = weights[l];
+    if (w.ndim() != 2) throw py::value_error("weight of layer " + std::to_string(l) + ": expected shape (n_out, n_in)");
+    if (!std::all_of(w.data(), w.data() + w.size(), [](double x) { return std::isfinite(x); })) {
+      throw py::value_error("weight of layer " + std::to_string(l) + ": holds a value that is not finite");
+    }
+    net.layers.emplace_back(params[l], static_cast<int>(w.shape(1)), static_cast<int>(w.shape(0)));
+    net.layers.back().set_from_rows(w.data());
+  }
   try {
     net.validate();
   } catch (const std::invalid_argument& e) {
     throw py::value_error(e.what());
   }
+  return net;
+}
+
+py::tuple network_forward(const std::vector<Doubles>& weights, const std::vector<std::tuple<double, double, double, int>>& params,
+                          double t_end, const Doubles& times, int threads) {
+  std::vector<spiketime::NeuronParams> p;
+  for (const auto& [tau_m, tau_s, theta, max_spikes] : params) p.push_back({tau_m, tau_s, theta, max_spikes});
+  spiketime::Network net = make_network(weights, p, t_end);
+  if (times.ndim() != 3 || times.shape(1) != net.n_inputs()) {
+    throw py::value_error("times: expected shape (batch, " + std::to_string(net.n_inputs()) + ", K)");
+  }
   const spiketime::PaddedTimes input{times.data(), static_cast<int>(times.shape(0)), static_cast<int>(times.shape(1)),
                                      static_cast<int>(times.shape(2))};
-  std::shared_ptr<spiketime::LayerBatch> batch;
+  std::shared_ptr<spiketime::NetworkBatch> batch;
   {
     py::gil_scoped_release unlocked;
     SharedPool& shared = shared_pool();
     const std::lock_guard<std::mutex> lock(shared.mutex);
-    batch = std::make_shared<spiketime::LayerBatch>(std::move(net.layers[0]), t_end, input, shared.get(threads));
+    batch = std::make_shared<spiketime::NetworkBatch>(std::move(net), input, shared.get(threads));
   }
-  py::array_t<double> out({static_cast<py::ssize_t>(batch->batch()), static_cast<py::ssize_t>(weight.shape(0)),
+  py::array_t<double> out({static_cast<py::ssize_t>(batch->batch()),
+                           static_cast<py::ssize_t>(batch->network().n_outputs()),
                            static_cast<py::ssize_t>(batch->output_slots())});
   batch->output(out.mutable_data());
   return py::make_tuple(out, batch);
 }
 
-py::tuple lif_backward(const spiketime::LayerBatch& batch, const Doubles& grad_out, py::ssize_t n_out,
-                       py::ssize_t n_in, py::ssize_t in_slots, double min_vdot, bool input_grad, int threads) {
-  if (grad_out.ndim() != 3 || grad_out.shape(0) != batch.batch() || grad_out.shape(1) != n_out ||
+py::array_t<int32_t> spike_counts(const spiketime::NetworkBatch& batch, std::size_t l) {
+  if (l >= batch.network().layers.size()) throw py::value_error("layer: out of range");
+  py::array_t<int32_t> out({static_cast<py::ssize_t>(batch.batch()),
+                            static_cast<py::ssize_t>(batch.network().layers[l].n_out)});
+  batch.spike_counts(l, out.mutable_data());
+  return out;
+}
+
+py::tuple network_backward(spiketime::NetworkBatch& batch, const Doubles& grad_out, py::ssize_t in_slots,
+                           double min_vdot, bool input_grad, int threads) {
+  const spiketime::Network& net = batch.network();
+  if (grad_out.ndim() != 3 || grad_out.shape(0) != batch.batch() || grad_out.shape(1) != net.n_outputs() ||
       grad_out.shape(2) != batch.output_slots()) {
-    throw py::value_error("grad_output: does not have the shape of the layer's output");
+    throw py::value_error("grad_output: does not have the shape of the network's output");
   }
-  py::array_t<double> grad_w({n_out, n_in});
+  py::list grad_ws;
+  std::vector<double*> grad_w_data;
+  for (const spiketime::Layer& layer : net.layers) {
+    py::array_t<double> g({static_cast<py::ssize_t>(layer.n_out), static_cast<py::ssize_t>(layer.n_in)});
+    grad_w_data.push_back(g.mutable_data());
+    grad_ws.append(g);
+  }
   py::object grad_in = py::none();
   double* grad_in_data = nullptr;
   if (input_grad) {
-    py::array_t<double> g({static_cast<py::ssize_t>(batch.batch()), n_in, in_slots});
+    py::array_t<double> g({static_cast<py::ssize_t>(batch.batch()), static_cast<py::ssize_t>(net.n_inputs()), in_slots});
     grad_in_data = g.mutable_data();
     grad_in = g;
   }
-  double* grad_w_data = grad_w.mutable_data();
   {
     py::gil_scoped_release unlocked;
     SharedPool& shared = shared_pool();
     const std::lock_guard<std::mutex> lock(shared.mutex);
     batch.backward(grad_out.data(), spiketime::GradientGuard{min_vdot}, grad_w_data, grad_in_data, shared.get(threads));
   }
-  return py::make_tuple(grad_w, grad_in);
+  return py::make_tuple(grad_ws, grad_in);
 }
 
 }  // namespace
@@ -228,11 +254,12 @@ PYBIND11_MODULE(_core, m) {
   m.def(
       "psp_peak", [](double tau_m, double tau_s) { return spiketime::psp_peak({tau_m, tau_s, 1.0, 0}); },
       py::arg("tau_m"), py::arg("tau_s"));
-  py::class_<spiketime::LayerBatch, std::shared_ptr<spiketime::LayerBatch>>(m, "LayerBatch");
-  m.def("lif_forward", &lif_forward, py::arg("weight"), py::arg("tau_m"), py::arg("tau_s"), py::arg("theta"),
-        py::arg("max_spikes"), py::arg("t_end"), py::arg("times"), py::arg("threads"));
-  m.def("lif_backward", &lif_backward, py::arg("batch"), py::arg("grad_output"), py::arg("n_out"), py::arg("n_in"),
-        py::arg("in_slots"), py::arg("min_vdot"), py::arg("input_grad"), py::arg("threads"));
+  py::class_<spiketime::NetworkBatch, std::shared_ptr<spiketime::NetworkBatch>>(m, "NetworkBatch")
+      .def("spike_counts", &spike_counts, py::arg("layer"));
+  m.def("network_forward", &network_forward, py::arg("weights"), py::arg("params"), py::arg("t_end"), py::arg("times"),
+        py::arg("threads"));
+  m.def("network_backward", &network_backward, py::arg("batch"), py::arg("grad_output"), py::arg("in_slots"),
+        py::arg("min_vdot"), py::arg("input_grad"), py::arg("threads"));
   m.def("train_json", &train, py::arg("config_text"), py::arg("source"), py::arg("out"), py::arg("resume"),
         py::arg("stop_after"), py::arg("on_epoch"));
   m.def(

@@ -45,23 +45,11 @@ def load_mnist(data_dir, validation):
     }
 
 
-class Net(torch.nn.Module):
-    """784-H-10; forward returns the hidden and the output spikes."""
-
-    def __init__(self, hidden, **kw):
-        super().__init__()
-        self.hidden, self.out = st.LIF(784, hidden, **kw), st.LIF(hidden, 10, **kw)
-
-    def forward(self, times):
-        h = self.hidden(times)
-        return h, self.out(h)
-
-
 def accuracy(net, x, y, args, batch=1000):
     correct = 0
     with torch.no_grad():
         for k in range(0, len(y), batch):
-            _, out = net(st.encode(x[k : k + batch], args.t_in_max))
+            out = net(st.encode(x[k : k + batch], args.t_in_max))
             correct += (st.all_spikes_scores(out, args.tau_out, args.t_end).argmax(1) == y[k : k + batch]).sum().item()
     return correct / max(len(y), 1)
 
@@ -97,11 +85,13 @@ def main():
     x_train, y_train = data["train"]
     torch.manual_seed(args.seed)
     kw = dict(tau_m=args.tau_m, tau_s=args.tau_s, t_end=args.t_end, min_vdot=args.min_vdot, threads=args.threads)
-    net = Net(args.hidden, **kw)
+    # Both layers in one engine call (torch.nn.Sequential of the two LIF
+    # layers computes the same, with the hidden spikes as a padded tensor).
+    hidden, output = st.LIF(784, args.hidden, **kw), st.LIF(args.hidden, 10, **kw)
+    net = st.LIFStack(hidden, output)
     # The trainer's initialization: mean drive 2 over the expected input spikes.
-    active = (x_train[:1000] > 0).sum(1).double().mean().item()
-    net.hidden.init_drive_(active)
-    net.out.init_drive_(3.0 * args.hidden)
+    hidden.init_drive_((x_train[:1000] > 0).sum(1).double().mean().item())
+    output.init_drive_(3.0 * args.hidden)
     model = torch.nn.parallel.DistributedDataParallel(net) if distributed else net
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, foreach=True)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: 0.5 * (1 + math.cos(math.pi * e / args.epochs)))
@@ -118,10 +108,11 @@ def main():
         for begin in range(0, end, global_batch):
             mine = order[begin : begin + global_batch][rank * args.batch_size : (rank + 1) * args.batch_size]
             inputs = st.encode(x_train[mine], args.t_in_max)
-            hidden, out = model(inputs)
+            out = model(inputs)
             loss = st.all_spikes_loss(out, y_train[mine], args.tau_out, args.t_end)
-            push = (st.silent_push(net.hidden, inputs, hidden, args.silent_push, per_sample=False)
-                    + st.silent_push(net.out, hidden, out, args.silent_push, per_sample=True))
+            counts = net.spike_counts(0)
+            push = (st.silent_push(hidden, inputs, counts, args.silent_push, per_sample=False)
+                    + st.silent_push(output, counts, net.spike_counts(1), args.silent_push, per_sample=True))
             optimizer.zero_grad()
             (loss + push).backward()
             optimizer.step()

@@ -21,7 +21,7 @@ import torch
 
 from . import _core
 
-__all__ = ["LIF", "encode", "first_spike_loss", "all_spikes_loss", "first_spike_scores", "all_spikes_scores",
+__all__ = ["LIF", "LIFStack", "encode", "first_spike_loss", "all_spikes_loss", "first_spike_scores", "all_spikes_scores",
            "silent_push"]
 
 
@@ -31,25 +31,38 @@ def _positive(name, value):
     return float(value)
 
 
-class _LIFFunction(torch.autograd.Function):
+class _NetworkFunction(torch.autograd.Function):
+    """Layers run in one engine call: times (batch, n_in, K) -> the last
+    layer's spikes; between layers the spikes stay inside the engine."""
+
     @staticmethod
-    def forward(ctx, times, weight, layer):
-        out, batch = _core.lif_forward(weight.detach().to(torch.float64).numpy(), layer.tau_m, layer.tau_s,
-                                       layer.theta, layer._max_spikes, layer.t_end,
-                                       times.detach().to(torch.float64).numpy(), layer.threads)
-        ctx.batch, ctx.layer = batch, layer
-        ctx.shape = (weight.shape[0], weight.shape[1], times.shape[2])
+    def forward(ctx, times, owner, layers, *weights):
+        params = [(l.tau_m, l.tau_s, l.theta, l._max_spikes) for l in layers]
+        out, batch = _core.network_forward([w.detach().to(torch.float64).numpy() for w in weights], params,
+                                           layers[0].t_end, times.detach().to(torch.float64).numpy(), layers[0].threads)
+        owner._last_batch = batch
+        ctx.batch, ctx.layer, ctx.in_slots = batch, layers[0], times.shape[2]
         return torch.from_numpy(out).to(times.dtype)
 
     @staticmethod
     def backward(ctx, grad_out):
-        n_out, n_in, in_slots = ctx.shape
-        grad_w, grad_in = _core.lif_backward(ctx.batch, grad_out.detach().to(torch.float64).contiguous().numpy(),
-                                             n_out, n_in, in_slots, ctx.layer.min_vdot, ctx.needs_input_grad[0],
-                                             ctx.layer.threads)
+        grad_ws, grad_in = _core.network_backward(ctx.batch, grad_out.detach().to(torch.float64).contiguous().numpy(),
+                                                  ctx.in_slots, ctx.layer.min_vdot, ctx.needs_input_grad[0],
+                                                  ctx.layer.threads)
         dtype = grad_out.dtype
-        return (None if grad_in is None else torch.from_numpy(grad_in).to(dtype),
-                torch.from_numpy(grad_w).to(dtype), None)
+        return (None if grad_in is None else torch.from_numpy(grad_in).to(dtype), None, None,
+                *[torch.from_numpy(g).to(dtype) for g in grad_ws])
+
+
+def _check_times(times, n_in, dtype):
+    if not isinstance(times, torch.Tensor):
+        raise ValueError(f"times: expected a torch.Tensor, got {type(times).__name__}")
+    if times.dtype != dtype:
+        raise ValueError(f"times: dtype {times.dtype}, the layer's is {dtype}")
+    if times.dim() != 3 or times.shape[1] != n_in:
+        raise ValueError(f"times: expected shape (batch, {n_in}, K), got {tuple(times.shape)}")
+    if times.device.type != "cpu":
+        raise ValueError("times: must be on the CPU")
 
 
 class LIF(torch.nn.Module):
@@ -100,19 +113,48 @@ class LIF(torch.nn.Module):
         return 0 if self.max_spikes is None else self.max_spikes
 
     def forward(self, times: torch.Tensor) -> torch.Tensor:
-        if not isinstance(times, torch.Tensor):
-            raise ValueError(f"times: expected a torch.Tensor, got {type(times).__name__}")
-        if times.dtype != self.weight.dtype:
-            raise ValueError(f"times: dtype {times.dtype}, the layer's is {self.weight.dtype}")
-        if times.dim() != 3 or times.shape[1] != self.weight.shape[1]:
-            raise ValueError(f"times: expected shape (batch, {self.weight.shape[1]}, K), got {tuple(times.shape)}")
-        if times.device.type != "cpu":
-            raise ValueError("times: must be on the CPU")
-        return _LIFFunction.apply(times, self.weight, self)
+        _check_times(times, self.weight.shape[1], self.weight.dtype)
+        return _NetworkFunction.apply(times, self, [self], self.weight)
+
+    @property
+    def spike_counts(self) -> torch.Tensor:
+        """The spike count of each neuron in each sample of the last forward, (batch, n_out)."""
+        return torch.from_numpy(self._last_batch.spike_counts(0))
 
     def extra_repr(self):
         return (f"{self.weight.shape[1]}, {self.weight.shape[0]}, tau_m={self.tau_m}, tau_s={self.tau_s}, "
                 f"t_end={self.t_end}, theta={self.theta}, max_spikes={self.max_spikes}")
+
+
+class LIFStack(torch.nn.Module):
+    """LIF layers applied in turn, as torch.nn.Sequential would, but in one
+    engine call: the hidden spikes stay spike trains inside the engine
+    instead of padded tensors, which is faster. The layers must agree on
+    t_end, min_vdot and threads. spike_counts(l) gives each layer's spike
+    counts in the last forward (for silent_push)."""
+
+    def __init__(self, *layers: LIF):
+        super().__init__()
+        if not layers or not all(isinstance(l, LIF) for l in layers):
+            raise ValueError("layers: expected one or more spiketime.torch.LIF")
+        for a, b in zip(layers, layers[1:]):
+            if b.weight.shape[1] != a.weight.shape[0]:
+                raise ValueError(f"layers: {a.weight.shape[0]} neurons feed a layer of {b.weight.shape[1]} inputs")
+        for name in ("t_end", "min_vdot", "threads"):
+            if len({getattr(l, name) for l in layers}) > 1:
+                raise ValueError(f"layers: differ in {name}; one engine call has one")
+        if len({l.weight.dtype for l in layers}) > 1:
+            raise ValueError("layers: differ in dtype")
+        self.layers = torch.nn.ModuleList(layers)
+
+    def forward(self, times: torch.Tensor) -> torch.Tensor:
+        first = self.layers[0]
+        _check_times(times, first.weight.shape[1], first.weight.dtype)
+        return _NetworkFunction.apply(times, self, list(self.layers), *[l.weight for l in self.layers])
+
+    def spike_counts(self, layer: int) -> torch.Tensor:
+        """The spike count of each neuron of layer `layer` in each sample of the last forward, (batch, n)."""
+        return torch.from_numpy(self._last_batch.spike_counts(layer))
 
 
 def encode(images: torch.Tensor, t_in_max: float, bias_times=()) -> torch.Tensor:
@@ -183,9 +225,16 @@ def silent_push(layer: LIF, times_in: torch.Tensor, times_out: torch.Tensor, str
     trainer's treatment of the output layer) so does each neuron in each
     sample where it is silent, in addition. Its value is
     -strength * mean_b sum_(i,j) n_bj w_ij over the silent (b, i), n_bj the
-    spikes of input j in sample b."""
-    counts = torch.isfinite(times_in.detach()).sum(2).to(layer.weight.dtype)
-    if times_out.shape[2] == 0:
+    spikes of input j in sample b. times_in and times_out are spike times
+    (batch, n, K) or spike counts (batch, n), as LIFStack.spike_counts gives."""
+    if times_in.dim() == 3:
+        counts = torch.isfinite(times_in.detach()).sum(2)
+    else:
+        counts = times_in.detach()
+    counts = counts.to(layer.weight.dtype)
+    if times_out.dim() == 2:
+        silent = times_out == 0
+    elif times_out.shape[2] == 0:
         silent = torch.ones(times_out.shape[:2], dtype=torch.bool)
     else:
         silent = ~torch.isfinite(times_out.detach()[:, :, 0])  # ascending: the first slot tells

@@ -15,23 +15,24 @@ constexpr double kNoSpike = std::numeric_limits<double>::infinity();
 
 }  // namespace
 
-LayerBatch::LayerBatch(Layer layer, double t_end, PaddedTimes input, ThreadPool& pool)
-    : layer_(std::move(layer)), t_end_(t_end), batch_(input.batch), in_slots_(input.slots) {
-  if (input.neurons != layer_.n_in) {
-    throw InputError("times: has " + std::to_string(input.neurons) + " input neurons, the layer takes " +
-                     std::to_string(layer_.n_in));
+NetworkBatch::NetworkBatch(Network net, PaddedTimes input, ThreadPool& pool)
+    : net_(std::move(net)), batch_(input.batch), in_slots_(input.slots) {
+  if (input.neurons != net_.n_inputs()) {
+    throw InputError("times: has " + std::to_string(input.neurons) + " input neurons, the network takes " +
+                     std::to_string(net_.n_inputs()));
   }
-  inputs_.resize(static_cast<std::size_t>(batch_));
-  input_slot_.resize(static_cast<std::size_t>(batch_));
-  traces_.resize(static_cast<std::size_t>(batch_));
+  const auto n = static_cast<std::size_t>(batch_);
+  inputs_.resize(n);
+  input_slot_.resize(n);
+  traces_.resize(n);
   // Each thread checks and merges its samples, then simulates them; the
   // error of the lowest sample, if any, is raised on the calling thread.
-  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(batch_));
+  std::vector<std::exception_ptr> errors(n);
   std::vector<int> most(static_cast<std::size_t>(pool.size()), 0);
   pool.run([&](int t) {
-    LayerWorkspace ws;
+    NetworkWorkspace ws;
     std::vector<Event> events;
-    const auto [begin, end] = split_range(static_cast<std::size_t>(batch_), pool.size(), t);
+    const auto [begin, end] = split_range(n, pool.size(), t);
     for (std::size_t b = begin; b < end; ++b) {
       try {
         merge_sample(input, b, events);
@@ -39,9 +40,10 @@ LayerBatch::LayerBatch(Layer layer, double t_end, PaddedTimes input, ThreadPool&
         errors[b] = std::current_exception();
         continue;
       }
-      layer_forward(layer_, inputs_[b], t_end_, traces_[b], ws);
+      network_forward(net_, inputs_[b], ws);
+      traces_[b].swap(ws.traces);
       int& m = most[static_cast<std::size_t>(t)];
-      for (int32_t c : traces_[b].spike_counts) m = std::max(m, static_cast<int>(c));
+      for (int32_t c : traces_[b].back().spike_counts) m = std::max(m, static_cast<int>(c));
     }
   });
   for (const auto& error : errors) {
@@ -50,8 +52,8 @@ LayerBatch::LayerBatch(Layer layer, double t_end, PaddedTimes input, ThreadPool&
   out_slots_ = *std::max_element(most.begin(), most.end());
 }
 
-void LayerBatch::merge_sample(const PaddedTimes& input, std::size_t b, std::vector<Event>& events) {
-  const auto n_in = static_cast<std::size_t>(layer_.n_in), slots = static_cast<std::size_t>(in_slots_);
+void NetworkBatch::merge_sample(const PaddedTimes& input, std::size_t b, std::vector<Event>& events) {
+  const auto n_in = static_cast<std::size_t>(input.neurons), slots = static_cast<std::size_t>(in_slots_);
   events.clear();
   for (std::size_t j = 0; j < n_in; ++j) {
     const double* row = input.data + (b * n_in + j) * slots;
@@ -84,13 +86,13 @@ void LayerBatch::merge_sample(const PaddedTimes& input, std::size_t b, std::vect
   }
 }
 
-void LayerBatch::output(double* out) const {
-  const auto n_out = static_cast<std::size_t>(layer_.n_out), slots = static_cast<std::size_t>(out_slots_);
+void NetworkBatch::output(double* out) const {
+  const auto n_out = static_cast<std::size_t>(net_.n_outputs()), slots = static_cast<std::size_t>(out_slots_);
   std::fill(out, out + static_cast<std::size_t>(batch_) * n_out * slots, kNoSpike);
   std::vector<std::size_t> filled(n_out);
   for (std::size_t b = 0; b < static_cast<std::size_t>(batch_); ++b) {
     std::fill(filled.begin(), filled.end(), 0);
-    const SpikeTrain& s = traces_[b].spikes;
+    const SpikeTrain& s = traces_[b].back().spikes;
     for (std::size_t e = 0; e < s.size(); ++e) {
       const auto i = static_cast<std::size_t>(s.neurons[e]);
       out[(b * n_out + i) * slots + filled[i]++] = s.times[e];
@@ -98,41 +100,53 @@ void LayerBatch::output(double* out) const {
   }
 }
 
-void LayerBatch::backward(const double* grad_output, GradientGuard guard, double* grad_weights, double* grad_input,
-                          ThreadPool& pool) const {
-  const auto n_out = static_cast<std::size_t>(layer_.n_out), n_in = static_cast<std::size_t>(layer_.n_in);
+void NetworkBatch::spike_counts(std::size_t l, int32_t* out) const {
+  const auto n = static_cast<std::size_t>(net_.layers.at(l).n_out);
+  for (std::size_t b = 0; b < static_cast<std::size_t>(batch_); ++b) {
+    std::copy(traces_[b][l].spike_counts.begin(), traces_[b][l].spike_counts.end(), out + b * n);
+  }
+}
+
+void NetworkBatch::backward(const double* grad_output, GradientGuard guard, const std::vector<double*>& grad_weights,
+                            double* grad_input, ThreadPool& pool) {
+  const auto n_out = static_cast<std::size_t>(net_.n_outputs()), n_in = static_cast<std::size_t>(net_.n_inputs());
   const auto out_slots = static_cast<std::size_t>(out_slots_), in_slots = static_cast<std::size_t>(in_slots_);
   if (grad_input) std::fill(grad_input, grad_input + static_cast<std::size_t>(batch_) * n_in * in_slots, 0.0);
-  std::vector<std::vector<double>> partial(static_cast<std::size_t>(pool.size()));
+  std::vector<NetworkGradient> partial(static_cast<std::size_t>(pool.size()));
   pool.run([&](int t) {
-    LayerWorkspace ws;
-    std::vector<double>& gw = partial[static_cast<std::size_t>(t)];
-    gw.assign(layer_.weights.size(), 0.0);
-    std::vector<double> g_out, g_in;
+    NetworkWorkspace ws;
+    NetworkGradient& grad = partial[static_cast<std::size_t>(t)];
+    grad.reset(net_);
+    grad.with_input_times = grad_input != nullptr;
+    std::vector<double> g_out;
     std::vector<std::size_t> filled(n_out);
     const auto [begin, end] = split_range(static_cast<std::size_t>(batch_), pool.size(), t);
     for (std::size_t b = begin; b < end; ++b) {
-      const SpikeTrain& s = traces_[b].spikes;
+      const SpikeTrain& s = traces_[b].back().spikes;
       g_out.resize(s.size());
       std::fill(filled.begin(), filled.end(), 0);
       for (std::size_t e = 0; e < s.size(); ++e) {
         const auto i = static_cast<std::size_t>(s.neurons[e]);
         g_out[e] = grad_output[(b * n_out + i) * out_slots + filled[i]++];
       }
-      g_in.resize(grad_input ? inputs_[b].size() : 0);
-      layer_backward(layer_, inputs_[b], traces_[b], g_out.data(), guard, gw.data(), grad_input ? g_in.data() : nullptr,
-                     ws);
+      ws.traces.swap(traces_[b]);  // the sample's traces, borrowed for the pass
+      network_backward(net_, inputs_[b], g_out, guard, grad, ws);
+      ws.traces.swap(traces_[b]);
       if (!grad_input) continue;
       for (std::size_t e = 0; e < inputs_[b].size(); ++e) {
         const auto j = static_cast<std::size_t>(inputs_[b].neurons[e]);
-        grad_input[(b * n_in + j) * in_slots + static_cast<std::size_t>(input_slot_[b][e])] = g_in[e];
+        grad_input[(b * n_in + j) * in_slots + static_cast<std::size_t>(input_slot_[b][e])] = grad.input_times[e];
       }
     }
   });
-  for (std::size_t t = 1; t < partial.size(); ++t) {
-    for (std::size_t k = 0; k < partial[0].size(); ++k) partial[0][k] += partial[t][k];
+  for (std::size_t l = 0; l < net_.layers.size(); ++l) {
+    std::vector<double>& sum = partial[0].weights[l];
+    for (std::size_t t = 1; t < partial.size(); ++t) {
+      for (std::size_t k = 0; k < sum.size(); ++k) sum[k] += partial[t].weights[l][k];
+    }
+    const Layer& layer = net_.layers[l];
+    Layer::rows_of(sum, layer.n_in, layer.n_out, layer.stride(), grad_weights[l]);
   }
-  Layer::rows_of(partial[0], layer_.n_in, layer_.n_out, layer_.stride(), grad_weights);
 }
 
 }  // namespace spiketime

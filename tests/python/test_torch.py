@@ -82,6 +82,18 @@ def test_stacked_layers_give_the_spikes_and_gradients_of_simulate(ratio, depth):
             np.testing.assert_allclose(times.grad[0, j, : len(grads)].numpy(), grads, rtol=1e-12, atol=1e-12)
             assert torch.all(times.grad[0, j, len(grads):] == 0)
         checked += sum(len(s) for s in expect["layers"][-1]["spikes"])
+        # The same layers in one engine call: the same spikes, the same gradients.
+        fused = st.LIFStack(*lif_stack(case))
+        times2 = padded([case["input_spikes"]]).requires_grad_(True)
+        out2 = fused(times2)
+        assert torch.equal(out2, out.detach())
+        for l in range(depth):
+            counts = [len(s) for s in expect["layers"][l]["spikes"]]
+            assert fused.spike_counts(l)[0].tolist() == counts
+        out2[torch.isfinite(out2)].sum().backward()
+        for m, f in zip(mods, fused.layers):
+            np.testing.assert_allclose(f.weight.grad.numpy(), m.weight.grad.numpy(), rtol=1e-13, atol=1e-300)
+        np.testing.assert_allclose(times2.grad.numpy(), times.grad.numpy(), rtol=1e-13, atol=1e-300)
     assert checked > 0, "the cases must make the last layer fire"
 
 
@@ -92,10 +104,10 @@ def test_gradcheck_on_small_multi_spike_layers():
     times = padded([[[1.0, 6.0], [2.5], [4.0, 9.0]], [[0.5], [3.0, 3.5], []]]).requires_grad_(True)
 
     def finite_spikes(t, w):
-        out = st._LIFFunction.apply(t, w, layer)
+        out = st._NetworkFunction.apply(t, layer, [layer], w)
         return torch.where(torch.isfinite(out), out, torch.zeros_like(out))
 
-    out = st._LIFFunction.apply(times, weight, layer)
+    out = st._NetworkFunction.apply(times, layer, [layer], weight)
     assert (torch.isfinite(out).sum(dim=2) >= 2).any(), "some neuron must fire more than once"
     assert torch.autograd.gradcheck(finite_spikes, (times, weight), eps=1e-6, atol=1e-6, rtol=1e-5)
     # And through two layers, the first one's reset chain included.
@@ -103,7 +115,7 @@ def test_gradcheck_on_small_multi_spike_layers():
     w2 = torch.tensor(rng.normal(1.5, 0.5, size=(2, 4)), dtype=torch.float64, requires_grad=True)
 
     def two_layers(t, w, v):
-        out = st._LIFFunction.apply(st._LIFFunction.apply(t, w, layer), v, second)
+        out = st._NetworkFunction.apply(st._NetworkFunction.apply(t, layer, [layer], w), second, [second], v)
         return torch.where(torch.isfinite(out), out, torch.zeros_like(out))
 
     assert torch.isfinite(two_layers(times, weight, w2)).all()
@@ -140,6 +152,12 @@ def test_bad_arguments_raise_value_error_naming_them():
             st.LIF(2, 3, **args)
     with pytest.raises(ValueError, match="n_in"):
         st.LIF(0, 3, tau_m=10, tau_s=5, t_end=20)
+    with pytest.raises(ValueError, match="t_end"):
+        st.LIFStack(layer, st.LIF(3, 2, tau_m=10, tau_s=5, t_end=30))
+    with pytest.raises(ValueError, match="feed"):
+        st.LIFStack(layer, st.LIF(4, 2, tau_m=10, tau_s=5, t_end=20))
+    with pytest.raises(ValueError, match="times"):
+        st.LIFStack(layer, st.LIF(3, 2, tau_m=10, tau_s=5, t_end=20))(good.float())
     with pytest.raises(ValueError, match="labels"):
         st.all_spikes_loss(layer(good), torch.tensor([0, 1]), tau_out=1.0, t_end=20)
 

@@ -20,7 +20,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
 fi
 cmake -S . -B build-aarch64 -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DCMAKE_BUILD_TYPE=Release \
-  -DSPIKETIME_WERROR=ON -DSPIKETIME_BUILD_BENCH=OFF -DSPIKETIME_NIR=OFF > /dev/null
+  -DSPIKETIME_WERROR=ON -DSPIKETIME_BUILD_BENCH=OFF -DSPIKETIME_NIR=OFF -DSPIKETIME_PYTHON=OFF > /dev/null
 cmake --build build-aarch64 -j "$(nproc)" --target spiketime_tests
 # The engine's tests: the neuron math, exactness against RK4 and finite
 # differences, edge cases, and the same bits on every target (random

@@ -46,10 +46,7 @@ spiketime::Model load(const std::string& path) {
 py::array_t<double> layer_weights(const spiketime::Model& m, int l) {
   const spiketime::Layer& layer = m.net.layers.at(static_cast<std::size_t>(l));
   py::array_t<double> out({layer.n_out, layer.n_in});
-  auto w = out.mutable_unchecked<2>();
-  for (int i = 0; i < layer.n_out; ++i) {
-    for (int j = 0; j < layer.n_in; ++j) w(i, j) = layer.weight(i, j);
-  }
+  layer.rows(out.mutable_data());
   return out;
 }
 

@@ -60,6 +60,8 @@ struct Layer {
   // The weights from and to the neuron-major form of frameworks, rows[i *
   // n_in + j] from input j to neuron i (a transpose, in cache-sized tiles).
   void set_from_rows(const double* rows);
+  void rows(double* out) const { rows_of(weights, n_in, n_out, stride(), out); }
+  // The same for any array of this layout (a gradient).
   static void rows_of(const std::vector<double>& padded, int n_in, int n_out, std::size_t stride, double* rows);
 };
 

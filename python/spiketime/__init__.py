@@ -113,7 +113,8 @@ class Model:
         self._core.save(os.fspath(path))
 
     def __repr__(self):
-        shape = "-".join([str(self.layers[0].weights.shape[1])] + [str(l.weights.shape[0]) for l in self.layers])
+        layers = self.layers  # each access copies the weights
+        shape = "-".join([str(layers[0].weights.shape[1])] + [str(l.weights.shape[0]) for l in layers])
         return f"<spiketime.Model {self.dataset or '?'} {shape} readout={self.readout}>"
 
 

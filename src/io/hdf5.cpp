@@ -133,8 +133,8 @@ std::vector<std::string> MemoryReader::children(const Group& g) const {
   return names;
 }
 
-Handle MemoryReader::open_dataset(const Group& g, const std::string& child, uint64_t& count,
-                                  std::vector<uint64_t>& dims) const {
+MemoryReader::Dataset MemoryReader::open_dataset(const Group& g, const std::string& child,
+                                                 std::vector<uint64_t>& dims) const {
   if (!has(g, child)) fail(g, child, "is missing");
   Handle set(H5Dopen2(g.id, child.c_str(), H5P_DEFAULT), H5Dclose);
   if (!set.valid()) fail(g, child, "is not a dataset");
@@ -143,24 +143,23 @@ Handle MemoryReader::open_dataset(const Group& g, const std::string& child, uint
   if (rank < 0 || rank > kMaxRank) fail(g, child, "has an unreadable shape");
   std::vector<hsize_t> d(static_cast<std::size_t>(rank));
   if (rank > 0 && H5Sget_simple_extent_dims(space.get(), d.data(), nullptr) < 0) fail(g, child, "has an unreadable shape");
-  count = H5Sget_simple_extent_type(space.get()) == H5S_NULL ? 0 : 1;
+  uint64_t count = H5Sget_simple_extent_type(space.get()) == H5S_NULL ? 0 : 1;
   for (hsize_t n : d) {
     if (n != 0 && count > kMaxElements / n) fail(g, child, "is larger than this reader takes");
     count *= n;
   }
   dims.assign(d.begin(), d.end());
-  return set;
+  Handle type(H5Dget_type(set.get()), H5Tclose);
+  const H5T_class_t kind = H5Tget_class(type.get());
+  return {std::move(set), std::move(type), kind, count};
 }
 
 MemoryReader::Numbers MemoryReader::numbers(const Group& g, const std::string& child) const {
   Numbers out;
-  uint64_t count = 0;
-  const Handle set = open_dataset(g, child, count, out.dims);
-  const Handle type(H5Dget_type(set.get()), H5Tclose);
-  const H5T_class_t kind = H5Tget_class(type.get());
-  if (kind != H5T_FLOAT && kind != H5T_INTEGER) fail(g, child, "must hold numbers");
-  out.values.resize(count);
-  if (count > 0 && H5Dread(set.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.values.data()) < 0) {
+  const Dataset d = open_dataset(g, child, out.dims);
+  if (d.kind != H5T_FLOAT && d.kind != H5T_INTEGER) fail(g, child, "must hold numbers");
+  out.values.resize(d.count);
+  if (d.count > 0 && H5Dread(d.set.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.values.data()) < 0) {
     fail(g, child, "cannot be read (damaged file?)");
   }
   return out;
@@ -168,10 +167,11 @@ MemoryReader::Numbers MemoryReader::numbers(const Group& g, const std::string& c
 
 MemoryReader::Strings MemoryReader::strings(const Group& g, const std::string& child) const {
   Strings out;
-  uint64_t count = 0;
-  const Handle set = open_dataset(g, child, count, out.dims);
-  const Handle type(H5Dget_type(set.get()), H5Tclose);
-  if (H5Tget_class(type.get()) != H5T_STRING) fail(g, child, "must hold strings");
+  const Dataset d = open_dataset(g, child, out.dims);
+  if (d.kind != H5T_STRING) fail(g, child, "must hold strings");
+  const uint64_t count = d.count;
+  const Handle& set = d.set;
+  const Handle& type = d.type;
   if (count == 0) return out;
   const Handle space(H5Dget_space(set.get()), H5Sclose);
   const Handle memory(H5Tcopy(H5T_C_S1), H5Tclose);

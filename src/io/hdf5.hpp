@@ -87,7 +87,13 @@ class MemoryReader {
   [[noreturn]] void fail(const Group& g, const std::string& child, const std::string& problem) const;
 
  private:
-  Handle open_dataset(const Group& g, const std::string& child, uint64_t& count, std::vector<uint64_t>& dims) const;
+  // A dataset, its element type and its size, checked before anything is read.
+  struct Dataset {
+    Handle set, type;
+    H5T_class_t kind;
+    uint64_t count;
+  };
+  Dataset open_dataset(const Group& g, const std::string& child, std::vector<uint64_t>& dims) const;
   Handle file_;
   std::string name_;
 };

@@ -106,11 +106,8 @@ void export_nir(const Model& model, const std::string& path, double time_unit) {
     chain.push_back(layer_name("linear", l));
     const OwnedGroup linear = io::h5::create_group(nodes, chain.back());
     io::h5::write_string(linear, "type", "Linear");
-    std::vector<double> weight;  // NIR's (n_out, n_in), row-major
-    weight.reserve(n_out * n_in);
-    for (int i = 0; i < layer.n_out; ++i) {
-      for (int j = 0; j < layer.n_in; ++j) weight.push_back(layer.weight(i, j));
-    }
+    std::vector<double> weight(n_out * n_in);  // NIR's (n_out, n_in), row-major
+    layer.rows(weight.data());
     io::h5::write_doubles(linear, "weight", weight, {n_out, n_in});
 
     chain.push_back(layer_name("cubalif", l));
@@ -407,17 +404,18 @@ Model import_nir(const std::string& path, const NirImportOptions& options) {
       if (const auto lif_meta = metadata_of(file, lif); lif_meta && file.has(*lif_meta, "max_spikes")) {
         p.max_spikes = whole(r, *r.meta_number(lif_meta, "max_spikes", lif_name), 0, lif_name, "metadata/max_spikes");
       }
-      Layer layer(p, width, n_out);
-      for (int i = 0; i < n_out; ++i) {
+      std::vector<double> rows = w.values;
+      for (std::size_t i = 0; i < n; ++i) {
         // r w_in / tau_syn, exactly 1 for the files export_nir writes.
-        const double scale = res[static_cast<std::size_t>(i)] * w_in[static_cast<std::size_t>(i)] / tau_syn_s;
-        for (int j = 0; j < width; ++j) {
-          layer.weight(i, j) = w.values[static_cast<std::size_t>(i) * static_cast<std::size_t>(width) +
-                                        static_cast<std::size_t>(j)] *
-                               scale;
-          if (!std::isfinite(layer.weight(i, j))) r.fail(lif_name, "w_in", "scales a weight beyond double range");
+        const double scale = res[i] * w_in[i] / tau_syn_s;
+        for (std::size_t j = 0; j < static_cast<std::size_t>(width); ++j) {
+          double& x = rows[i * static_cast<std::size_t>(width) + j];
+          x *= scale;
+          if (!std::isfinite(x)) r.fail(lif_name, "w_in", "scales a weight beyond double range");
         }
       }
+      Layer layer(p, width, n_out);
+      layer.set_from_rows(rows.data());
       model.net.layers.push_back(std::move(layer));
       width = n_out;
     }

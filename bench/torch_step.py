@@ -24,10 +24,14 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--data-dir", default="data")
     p.add_argument("--batches", type=int, default=100)
+    p.add_argument("--dtype", choices=["float64", "float32"], default="float64",
+                   help="of the weights, the spike times and the optimizer state (the engine computes in float64)")
     args = p.parse_args()
     x, y = example.load_mnist(args.data_dir, 10000)["train"]
     torch.manual_seed(1)
-    kw = dict(tau_m=40.0, tau_s=20.0, t_end=40.0, min_vdot=1.0)
+    dtype = getattr(torch, args.dtype)
+    x = x.to(dtype)
+    kw = dict(tau_m=40.0, tau_s=20.0, t_end=40.0, min_vdot=1.0, dtype=dtype)
     hidden, output = st.LIF(784, 800, **kw), st.LIF(800, 10, **kw)
     net = st.LIFStack(hidden, output)
     hidden.init_drive_((x[:1000] > 0).sum(1).double().mean().item())

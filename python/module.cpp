@@ -28,10 +28,6 @@ using nlohmann::json;
 
 namespace {
 
-// Raised from a callback to stop training: the run directory then holds the
-// last finished epoch.
-struct Interrupted {};
-
 std::string simulate_json(const std::string& case_text, bool grad, double min_vdot) {
   py::gil_scoped_release unlocked;
   const spiketime::SimulateCase c = spiketime::parse_simulate_case(case_text);
@@ -136,79 +132,137 @@ SharedPool& shared_pool() {
 
 using Doubles = py::array_t<double, py::array::c_style | py::array::forcecast>;
 
-// A network from per-layer weights ((n_out, n_in) arrays) and parameters.
-spiketime::Network make_network(const std::vector<Doubles>& weights, const std::vector<spiketime::NeuronParams>& params,
-                                double t_end) {
+// The engine calls of one spiketime.torch module: passes (NetworkBatch) kept
+// for reuse with their memory. A pass that only the engine still holds (no
+// autograd graph, no spike_counts query can reach it) serves the next
+// forward, so that a training loop alternates between two of them (the last
+// step's graph lives until its output is replaced) and allocates nothing once
+// warm. Deep copies and pickles of a module get a fresh engine.
+class Engine {
+ public:
+  std::shared_ptr<spiketime::NetworkBatch> free_pass() {
+    constexpr std::size_t kKeep = 4;  // free passes beyond this are let go
+    for (std::size_t k = passes_.size(); k-- > 0 && passes_.size() > kKeep;) {
+      if (passes_[k].use_count() == 1) passes_.erase(passes_.begin() + static_cast<std::ptrdiff_t>(k));
+    }
+    for (const auto& pass : passes_) {
+      if (pass.use_count() == 1) return pass;
+    }
+    return passes_.emplace_back(std::make_shared<spiketime::NetworkBatch>());
+  }
+  std::shared_ptr<spiketime::NetworkBatch> last;  // the last forward's pass, for spike_counts
+
+ private:
+  std::vector<std::shared_ptr<spiketime::NetworkBatch>> passes_;
+};
+
+// One layer's weights as the engine reads them: an (n_out, n_in) array of
+// float64 or float32 in any layout (strides in elements).
+struct WeightView {
+  const void* data;
+  bool single;
+  py::ssize_t n_out, n_in, neuron_stride, input_stride;
+};
+
+WeightView weight_view(const py::array& w, std::size_t l) {
+  const std::string name = "weight of layer " + std::to_string(l);
+  if (w.ndim() != 2) throw py::value_error(name + ": expected shape (n_out, n_in)");
+  const bool single = w.dtype().is(py::dtype::of<float>());
+  if (!single && !w.dtype().is(py::dtype::of<double>())) throw py::value_error(name + ": dtype must be float64 or float32");
+  const py::ssize_t size = w.itemsize();
+  if (w.strides(0) % size != 0 || w.strides(1) % size != 0) throw py::value_error(name + ": strides are not whole elements");
+  return {w.data(), single, w.shape(0), w.shape(1), w.strides(0) / size, w.strides(1) / size};
+}
+
+// Shapes the pass's network like the weights (keeping its memory when the
+// shapes stay) and copies them in, the threads of the pool sharing the rows.
+void configure(spiketime::Network& net, const std::vector<WeightView>& weights,
+               const std::vector<spiketime::NeuronParams>& params, double t_end, spiketime::ThreadPool& pool) {
   if (weights.empty() || weights.size() != params.size()) throw py::value_error("weights: one array per layer");
-  spiketime::Network net;
   net.t_end = t_end;
+  net.layers.resize(weights.size());
   for (std::size_t l = 0; l < weights.size(); ++l) {
-    const Doubles& w = weights[l];
-    if (w.ndim() != 2) throw py::value_error("weight of layer " + std::to_string(l) + ": expected shape (n_out, n_in)");
-    if (!std::all_of(w.data(), w.data() + w.size(), [](double x) { return std::isfinite(x); })) {
+    const WeightView& w = weights[l];
+    spiketime::Layer& layer = net.layers[l];
+    if (layer.n_in != w.n_in || layer.n_out != w.n_out) {
+      layer = spiketime::Layer(params[l], static_cast<int>(w.n_in), static_cast<int>(w.n_out));
+    }
+    layer.neuron = params[l];
+    std::vector<char> finite(static_cast<std::size_t>(pool.size()));
+    pool.run([&](int t) {
+      const auto [begin, end] = spiketime::split_range(static_cast<std::size_t>(w.n_in), pool.size(), t);
+      const auto first = static_cast<int>(begin), last = static_cast<int>(end);
+      finite[static_cast<std::size_t>(t)] =
+          w.single ? layer.set_weights(static_cast<const float*>(w.data), w.neuron_stride, w.input_stride, first, last)
+                   : layer.set_weights(static_cast<const double*>(w.data), w.neuron_stride, w.input_stride, first, last);
+    });
+    if (std::find(finite.begin(), finite.end(), 0) != finite.end()) {
       throw py::value_error("weight of layer " + std::to_string(l) + ": holds a value that is not finite");
     }
-    net.layers.emplace_back(params[l], static_cast<int>(w.shape(1)), static_cast<int>(w.shape(0)));
-    net.layers.back().set_from_rows(w.data());
   }
   try {
     net.validate();
   } catch (const std::invalid_argument& e) {
     throw py::value_error(e.what());
   }
-  return net;
 }
 
-py::tuple network_forward(const std::vector<Doubles>& weights, const std::vector<std::tuple<double, double, double, int>>& params,
-                          double t_end, const Doubles& times, int threads) {
+py::tuple network_forward(Engine& engine, const std::vector<py::array>& weights,
+                          const std::vector<std::tuple<double, double, double, int>>& params, double t_end,
+                          const Doubles& times, int threads) {
   std::vector<spiketime::NeuronParams> p;
   for (const auto& [tau_m, tau_s, theta, max_spikes] : params) p.push_back({tau_m, tau_s, theta, max_spikes});
-  spiketime::Network net = make_network(weights, p, t_end);
-  if (times.ndim() != 3 || times.shape(1) != net.n_inputs()) {
-    throw py::value_error("times: expected shape (batch, " + std::to_string(net.n_inputs()) + ", K)");
+  std::vector<WeightView> views;
+  for (std::size_t l = 0; l < weights.size(); ++l) views.push_back(weight_view(weights[l], l));
+  if (!views.empty() && (times.ndim() != 3 || times.shape(1) != views.front().n_in)) {
+    throw py::value_error("times: expected shape (batch, " + std::to_string(views.front().n_in) + ", K)");
   }
   const spiketime::PaddedTimes input{times.data(), static_cast<int>(times.shape(0)), static_cast<int>(times.shape(1)),
                                      static_cast<int>(times.shape(2))};
-  std::shared_ptr<spiketime::NetworkBatch> batch;
+  std::shared_ptr<spiketime::NetworkBatch> pass = engine.free_pass();
   {
     py::gil_scoped_release unlocked;
     SharedPool& shared = shared_pool();
     const std::lock_guard<std::mutex> lock(shared.mutex);
-    batch = std::make_shared<spiketime::NetworkBatch>(std::move(net), input, shared.get(threads));
+    spiketime::ThreadPool& pool = shared.get(threads);
+    configure(pass->network(), views, p, t_end, pool);
+    pass->forward(input, pool);
   }
-  py::array_t<double> out({static_cast<py::ssize_t>(batch->batch()),
-                           static_cast<py::ssize_t>(batch->network().n_outputs()),
-                           static_cast<py::ssize_t>(batch->output_slots())});
-  batch->output(out.mutable_data());
-  return py::make_tuple(out, batch);
+  engine.last = pass;
+  py::array_t<double> out({static_cast<py::ssize_t>(pass->batch()),
+                           static_cast<py::ssize_t>(pass->network().n_outputs()),
+                           static_cast<py::ssize_t>(pass->output_slots())});
+  pass->output(out.mutable_data());
+  return py::make_tuple(out, pass);
 }
 
-py::array_t<int32_t> spike_counts(const spiketime::NetworkBatch& batch, std::size_t l) {
-  if (l >= batch.network().layers.size()) throw py::value_error("layer: out of range");
-  py::array_t<int32_t> out({static_cast<py::ssize_t>(batch.batch()),
-                            static_cast<py::ssize_t>(batch.network().layers[l].n_out)});
-  batch.spike_counts(l, out.mutable_data());
+py::array_t<int32_t> spike_counts(const spiketime::NetworkBatch& pass, std::size_t l) {
+  if (l >= pass.network().layers.size()) throw py::value_error("layer: out of range");
+  py::array_t<int32_t> out({static_cast<py::ssize_t>(pass.batch()),
+                            static_cast<py::ssize_t>(pass.network().layers[l].n_out)});
+  pass.spike_counts(l, out.mutable_data());
   return out;
 }
 
-py::tuple network_backward(spiketime::NetworkBatch& batch, const Doubles& grad_out, py::ssize_t in_slots,
-                           double min_vdot, bool input_grad, int threads) {
-  const spiketime::Network& net = batch.network();
-  if (grad_out.ndim() != 3 || grad_out.shape(0) != batch.batch() || grad_out.shape(1) != net.n_outputs() ||
-      grad_out.shape(2) != batch.output_slots()) {
-    throw py::value_error("grad_output: does not have the shape of the network's output");
-  }
+// dL/dw of each layer as an (n_in, n_out) array (the transpose of the
+// weight's shape) of float32 when single, float64 otherwise; and dL/dt of
+// every input slot unless input_grad is false.
+template <class T>
+py::tuple backward_as(spiketime::NetworkBatch& pass, const Doubles& grad_out, double min_vdot, bool input_grad,
+                      int threads) {
+  const spiketime::Network& net = pass.network();
   py::list grad_ws;
-  std::vector<double*> grad_w_data;
+  std::vector<T*> grad_w_data;
   for (const spiketime::Layer& layer : net.layers) {
-    py::array_t<double> g({static_cast<py::ssize_t>(layer.n_out), static_cast<py::ssize_t>(layer.n_in)});
+    py::array_t<T> g({static_cast<py::ssize_t>(layer.n_in), static_cast<py::ssize_t>(layer.n_out)});
     grad_w_data.push_back(g.mutable_data());
     grad_ws.append(g);
   }
   py::object grad_in = py::none();
   double* grad_in_data = nullptr;
   if (input_grad) {
-    py::array_t<double> g({static_cast<py::ssize_t>(batch.batch()), static_cast<py::ssize_t>(net.n_inputs()), in_slots});
+    py::array_t<double> g({static_cast<py::ssize_t>(pass.batch()), static_cast<py::ssize_t>(net.n_inputs()),
+                             static_cast<py::ssize_t>(pass.input_slots())});
     grad_in_data = g.mutable_data();
     grad_in = g;
   }
@@ -216,9 +270,19 @@ py::tuple network_backward(spiketime::NetworkBatch& batch, const Doubles& grad_o
     py::gil_scoped_release unlocked;
     SharedPool& shared = shared_pool();
     const std::lock_guard<std::mutex> lock(shared.mutex);
-    batch.backward(grad_out.data(), spiketime::GradientGuard{min_vdot}, grad_w_data, grad_in_data, shared.get(threads));
+    pass.backward(grad_out.data(), spiketime::GradientGuard{min_vdot}, grad_w_data, grad_in_data, shared.get(threads));
   }
   return py::make_tuple(grad_ws, grad_in);
+}
+
+py::tuple network_backward(spiketime::NetworkBatch& pass, const Doubles& grad_out, double min_vdot, bool input_grad, int threads, bool single) {
+  const spiketime::Network& net = pass.network();
+  if (grad_out.ndim() != 3 || grad_out.shape(0) != pass.batch() || grad_out.shape(1) != net.n_outputs() ||
+      grad_out.shape(2) != pass.output_slots()) {
+    throw py::value_error("grad_output: does not have the shape of the network's output");
+  }
+  return single ? backward_as<float>(pass, grad_out, min_vdot, input_grad, threads)
+                : backward_as<double>(pass, grad_out, min_vdot, input_grad, threads);
 }
 
 }  // namespace
@@ -253,10 +317,15 @@ PYBIND11_MODULE(_core, m) {
       py::arg("tau_m"), py::arg("tau_s"));
   py::class_<spiketime::NetworkBatch, std::shared_ptr<spiketime::NetworkBatch>>(m, "NetworkBatch")
       .def("spike_counts", &spike_counts, py::arg("layer"));
-  m.def("network_forward", &network_forward, py::arg("weights"), py::arg("params"), py::arg("t_end"), py::arg("times"),
-        py::arg("threads"));
-  m.def("network_backward", &network_backward, py::arg("batch"), py::arg("grad_output"), py::arg("in_slots"),
-        py::arg("min_vdot"), py::arg("input_grad"), py::arg("threads"));
+  py::class_<Engine>(m, "Engine")
+      .def(py::init<>())
+      .def_readonly("last", &Engine::last)
+      .def("__deepcopy__", [](const Engine&, const py::dict&) { return Engine(); })
+      .def(py::pickle([](const Engine&) { return py::tuple(); }, [](const py::tuple&) { return Engine(); }));
+  m.def("network_forward", &network_forward, py::arg("engine"), py::arg("weights"), py::arg("params"), py::arg("t_end"),
+        py::arg("times"), py::arg("threads"));
+  m.def("network_backward", &network_backward, py::arg("batch"), py::arg("grad_output"), py::arg("min_vdot"),
+        py::arg("input_grad"), py::arg("threads"), py::arg("single"));
   m.def("train_json", &train, py::arg("config_text"), py::arg("source"), py::arg("out"), py::arg("resume"),
         py::arg("stop_after"), py::arg("on_epoch"));
   m.def(

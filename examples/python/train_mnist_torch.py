@@ -10,7 +10,10 @@ and the trainer's push for silent neurons (silent_push 0.01).
 
 On several processes (here or on several machines) through PyTorch's own
 launcher, DistributedDataParallel on the gloo backend; each process takes
---batch-size samples of every global batch:
+--batch-size samples of every global batch. The gradients are averaged
+across processes; the push for hidden neurons silent over the batch looks at
+each process's own samples, as batch statistics do without synchronization:
+
 
     PYTHONPATH=build/python python3 -m torch.distributed.run --nproc_per_node 2 \\
         examples/python/train_mnist_torch.py --batch-size 16 --threads 1
@@ -74,6 +77,9 @@ def main():
     p.add_argument("--steps", type=int, default=0, help="stop after this many optimizer steps (0: all epochs)")
     p.add_argument("--no-eval", action="store_true", help="skip the validation and test passes")
     p.add_argument("--save", help="write the final weights (state_dict) here")
+    p.add_argument("--dtype", choices=["float64", "float32"], default="float64",
+                   help="of the weights, the spike times and Adam's state; the engine computes in float64 either way "
+                        "(float32 halves the memory traffic of the optimizer)")
     args = p.parse_args()
 
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
@@ -82,9 +88,12 @@ def main():
     rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
 
     data = load_mnist(args.data_dir, args.validation)
+    dtype = getattr(torch, args.dtype)
+    data = {split: (x.to(dtype), y) for split, (x, y) in data.items()}
     x_train, y_train = data["train"]
     torch.manual_seed(args.seed)
-    kw = dict(tau_m=args.tau_m, tau_s=args.tau_s, t_end=args.t_end, min_vdot=args.min_vdot, threads=args.threads)
+    kw = dict(tau_m=args.tau_m, tau_s=args.tau_s, t_end=args.t_end, min_vdot=args.min_vdot, threads=args.threads,
+              dtype=dtype)
     # Both layers in one engine call (torch.nn.Sequential of the two LIF
     # layers computes the same, with the hidden spikes as a padded tensor).
     hidden, output = st.LIF(784, args.hidden, **kw), st.LIF(args.hidden, 10, **kw)

@@ -4,6 +4,11 @@
 // The forward pass keeps each sample's traces for the exact reverse pass; the
 // samples are spread over the threads of a pool. Between layers the spikes
 // stay spike trains: only the input and the last layer's output are padded.
+//
+// One object serves pass after pass: its traces, workspaces and per-thread
+// gradients keep their memory, so that a warm batch allocates nothing (a
+// framework calls it once per training step; fresh memory for each call
+// cost page faults and clearing of the same order as the reverse pass).
 #pragma once
 
 #include <cstdint>
@@ -22,24 +27,33 @@ struct PaddedTimes {
 
 class NetworkBatch {
  public:
+  // The network the passes run. Set its layers (shapes, parameters,
+  // weights) and t_end before forward(); it must pass Network::validate.
+  Network& network() { return net_; }
+  const Network& network() const { return net_; }
+
   // Checks the input (every entry finite or +inf, ascending per neuron, the
   // padding last; an InputError names the sample, neuron and slot
-  // otherwise), then simulates each sample on (-inf, net.t_end].
-  NetworkBatch(Network net, PaddedTimes input, ThreadPool& pool);
+  // otherwise), then simulates each sample on (-inf, t_end].
+  void forward(PaddedTimes input, ThreadPool& pool);
 
-  const Network& network() const { return net_; }
   int batch() const { return batch_; }
+  int input_slots() const { return in_slots_; }
   int output_slots() const { return out_slots_; }  // the largest spike count of any last-layer neuron
   // The last layer's spikes as [batch][n_out][output_slots()], padded with +inf.
   void output(double* out) const;
   // The spike count of every neuron of layer l in every sample, [batch][n_l].
   void spike_counts(std::size_t l, int32_t* out) const;
   // Given dL/dt for every output slot ([batch][n_out][output_slots()], the
-  // padding ignored), writes dL/dw of each layer as [n_out][n_in] into
-  // grad_weights[l] (summed over the batch, thread partial sums added in
-  // thread order) and, unless grad_input is null, dL/dt for every input slot
-  // ([batch][n_in][slots], 0 at the padding).
-  void backward(const double* grad_output, GradientGuard guard, const std::vector<double*>& grad_weights,
+  // padding ignored), writes dL/dw of each layer, summed over the batch, into
+  // grad_weights[l] input-major and unpadded (the weight from input j to
+  // neuron i at j * n_out + i: the transpose of a framework's (n_out, n_in)
+  // array, so that a transposed view of it has that shape), as T. Thread
+  // partial sums are added in thread order. Unless grad_input is null, also
+  // writes dL/dt for every input slot ([batch][n_in][slots], 0 at the
+  // padding). Needs the forward() before it, with the network unchanged.
+  template <class T>
+  void backward(const double* grad_output, GradientGuard guard, const std::vector<T*>& grad_weights,
                 double* grad_input, ThreadPool& pool);
 
  private:
@@ -47,14 +61,33 @@ class NetworkBatch {
     double t;
     int32_t neuron, slot;
   };
+  struct ThreadScratch {
+    NetworkWorkspace ws;
+    // Its share of dL/dw, all zero between passes: backward() clears the
+    // rows it reads. touched[l][j]: row j of layer l may be non-zero (input j
+    // spiked in one of the thread's samples); the other rows are not read.
+    NetworkGradient grad;
+    std::vector<std::vector<uint8_t>> touched;
+    std::vector<Event> events;
+    std::vector<double> grad_out;
+    std::vector<std::size_t> filled;
+    int most_spikes = 0;
+  };
   // Checks sample b of the input and merges it into inputs_[b] (time order).
   void merge_sample(const PaddedTimes& input, std::size_t b, std::vector<Event>& events);
+  // Shapes the per-thread gradients like the network, all zero; and whether
+  // they have that shape.
+  void reset_gradients(std::size_t n_threads);
+  bool gradients_fit(std::size_t n_threads) const;
 
   Network net_;
-  int batch_, in_slots_, out_slots_ = 0;
+  int batch_ = 0, in_slots_ = 0, out_slots_ = 0;
+  bool ready_ = false;            // a forward pass has finished
+  bool gradients_clear_ = false;  // every partial gradient is zero (no reverse pass was cut short)
   std::vector<SpikeTrain> inputs_;
   std::vector<std::vector<int32_t>> input_slot_;  // per sample: the slot of each input spike (train order)
   std::vector<std::vector<LayerTrace>> traces_;   // per sample, per layer
+  std::vector<ThreadScratch> threads_;
 };
 
 }  // namespace spiketime

@@ -2,6 +2,7 @@
 // exact reverse pass (MODEL.md section 3).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -57,9 +58,19 @@ struct Layer {
   // layout), and back.
   std::vector<double> packed(const std::vector<double>& padded) const;
   std::vector<double> padded(const std::vector<double>& packed) const;
-  // The weights from and to the neuron-major form of frameworks, rows[i *
-  // n_in + j] from input j to neuron i (a transpose, in cache-sized tiles).
-  void set_from_rows(const double* rows);
+  // The weights from a framework's (n_out, n_in) array in any layout: the
+  // weight from input j to neuron i at w[i * neuron_stride + j *
+  // input_stride] (in elements), converted to double. Neuron-major rows
+  // (input_stride 1) are transposed in cache-sized tiles; the transposed view
+  // of an input-major array (neuron_stride 1) is copied row by row. Only the
+  // inputs [first_input, end_input) when given (threads can share the copy).
+  // Returns false when a weight is not finite (the layer then holds it).
+  template <class T>
+  bool set_weights(const T* w, std::ptrdiff_t neuron_stride, std::ptrdiff_t input_stride, int first_input = 0,
+                   int end_input = -1);
+  // The weights from and to the neuron-major form, rows[i * n_in + j] from
+  // input j to neuron i.
+  void set_from_rows(const double* rows) { set_weights(rows, n_in, 1); }
   void rows(double* out) const { rows_of(weights, n_in, n_out, stride(), out); }
   // The same for any array of this layout (a gradient).
   static void rows_of(const std::vector<double>& padded, int n_in, int n_out, std::size_t stride, double* rows);

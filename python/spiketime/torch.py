@@ -38,20 +38,22 @@ class _NetworkFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, times, owner, layers, *weights):
         params = [(l.tau_m, l.tau_s, l.theta, l._max_spikes) for l in layers]
-        out, batch = _core.network_forward([w.detach().to(torch.float64).numpy() for w in weights], params,
-                                           layers[0].t_end, times.detach().to(torch.float64).numpy(), layers[0].threads)
-        owner._last_batch = batch
-        ctx.batch, ctx.layer, ctx.in_slots = batch, layers[0], times.shape[2]
+        first = layers[0]
+        out, ctx.batch = _core.network_forward(owner._engine, [w.detach().numpy() for w in weights], params,
+                                               first.t_end, times.detach().to(torch.float64).numpy(), first.threads)
+        ctx.layer = first
         return torch.from_numpy(out).to(times.dtype)
 
     @staticmethod
     def backward(ctx, grad_out):
-        grad_ws, grad_in = _core.network_backward(ctx.batch, grad_out.detach().to(torch.float64).contiguous().numpy(),
-                                                  ctx.in_slots, ctx.layer.min_vdot, ctx.needs_input_grad[0],
-                                                  ctx.layer.threads)
         dtype = grad_out.dtype
+        grad_ws, grad_in = _core.network_backward(ctx.batch, grad_out.detach().to(torch.float64).contiguous().numpy(),
+                                                  ctx.layer.min_vdot, ctx.needs_input_grad[0], ctx.layer.threads,
+                                                  single=dtype == torch.float32)
+        # The engine writes each dL/dw input-major: its transpose has the
+        # weight's shape, and the weight's own layout (LIF keeps it so).
         return (None if grad_in is None else torch.from_numpy(grad_in).to(dtype), None, None,
-                *[torch.from_numpy(g).to(dtype) for g in grad_ws])
+                *[torch.from_numpy(g).t() for g in grad_ws])
 
 
 def _check_times(times, n_in, dtype):
@@ -63,6 +65,12 @@ def _check_times(times, n_in, dtype):
         raise ValueError(f"times: expected shape (batch, {n_in}, K), got {tuple(times.shape)}")
     if times.device.type != "cpu":
         raise ValueError("times: must be on the CPU")
+
+
+def _spike_counts(engine, layer):
+    if engine.last is None:
+        raise RuntimeError("spike_counts: no forward pass yet")
+    return torch.from_numpy(engine.last.spike_counts(layer))
 
 
 class LIF(torch.nn.Module):
@@ -94,7 +102,11 @@ class LIF(torch.nn.Module):
         if isinstance(threads, bool) or not isinstance(threads, int) or not 0 <= threads <= 1024:
             raise ValueError(f"threads: must be an integer from 0 (every core) to 1024, got {threads!r}")
         self.threads = threads
-        self.weight = torch.nn.Parameter(torch.empty(n_out, n_in, dtype=dtype))
+        # Shape (n_out, n_in), stored input-major (the transpose of an
+        # (n_in, n_out) array), as the engine holds it: the weights go in and
+        # the gradients come out by rows instead of a transpose.
+        self.weight = torch.nn.Parameter(torch.empty(n_in, n_out, dtype=dtype).t())
+        self._engine = _core.Engine()
         self.init_drive_(n_in)
 
     def init_drive_(self, n_spikes: float, mean_drive: float = 2.0, std_drive: float = 2.0, generator=None):
@@ -104,8 +116,10 @@ class LIF(torch.nn.Module):
         fire from the first step."""
         n_spikes = _positive("n_spikes", n_spikes)
         unit = self.theta / _core.psp_peak(self.tau_m, self.tau_s)
-        with torch.no_grad():
-            self.weight.normal_(unit * mean_drive / n_spikes, unit * std_drive / math.sqrt(n_spikes), generator=generator)
+        with torch.no_grad():  # drawn in (n_out, n_in) order, whatever the storage
+            draw = torch.empty(self.weight.shape, dtype=self.weight.dtype)
+            self.weight.copy_(draw.normal_(unit * mean_drive / n_spikes, unit * std_drive / math.sqrt(n_spikes),
+                                           generator=generator))
         return self
 
     @property
@@ -119,7 +133,7 @@ class LIF(torch.nn.Module):
     @property
     def spike_counts(self) -> torch.Tensor:
         """The spike count of each neuron in each sample of the last forward, (batch, n_out)."""
-        return torch.from_numpy(self._last_batch.spike_counts(0))
+        return _spike_counts(self._engine, 0)
 
     def extra_repr(self):
         return (f"{self.weight.shape[1]}, {self.weight.shape[0]}, tau_m={self.tau_m}, tau_s={self.tau_s}, "
@@ -146,6 +160,7 @@ class LIFStack(torch.nn.Module):
         if len({l.weight.dtype for l in layers}) > 1:
             raise ValueError("layers: differ in dtype")
         self.layers = torch.nn.ModuleList(layers)
+        self._engine = _core.Engine()
 
     def forward(self, times: torch.Tensor) -> torch.Tensor:
         first = self.layers[0]
@@ -154,7 +169,7 @@ class LIFStack(torch.nn.Module):
 
     def spike_counts(self, layer: int) -> torch.Tensor:
         """The spike count of each neuron of layer `layer` in each sample of the last forward, (batch, n)."""
-        return torch.from_numpy(self._last_batch.spike_counts(layer))
+        return _spike_counts(self._engine, layer)
 
 
 def encode(images: torch.Tensor, t_in_max: float, bias_times=()) -> torch.Tensor:
@@ -239,7 +254,10 @@ def silent_push(layer: LIF, times_in: torch.Tensor, times_out: torch.Tensor, str
     else:
         silent = ~torch.isfinite(times_out.detach()[:, :, 0])  # ascending: the first slot tells
     rows = silent.all(0).nonzero().squeeze(1)  # silent in every sample
-    push = (counts @ layer.weight[rows].t()).sum(1).mean()
+    if rows.numel() == 0:  # the usual case once trained: no term, and no dense zero gradient to add up
+        push = torch.zeros((), dtype=layer.weight.dtype)
+    else:
+        push = (counts @ layer.weight[rows].t()).sum(1).mean()
     if per_sample:
         push = push + ((counts @ layer.weight.t()) * silent).sum(1).mean()
     return -strength * push

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <exception>
 #include <limits>
+#include <stdexcept>
 #include <string>
 
 #include "spiketime/error.hpp"
@@ -15,41 +16,66 @@ constexpr double kNoSpike = std::numeric_limits<double>::infinity();
 
 }  // namespace
 
-NetworkBatch::NetworkBatch(Network net, PaddedTimes input, ThreadPool& pool)
-    : net_(std::move(net)), batch_(input.batch), in_slots_(input.slots) {
+void NetworkBatch::forward(PaddedTimes input, ThreadPool& pool) {
+  ready_ = false;
   if (input.neurons != net_.n_inputs()) {
     throw InputError("times: has " + std::to_string(input.neurons) + " input neurons, the network takes " +
                      std::to_string(net_.n_inputs()));
   }
+  batch_ = input.batch;
+  in_slots_ = input.slots;
   const auto n = static_cast<std::size_t>(batch_);
-  inputs_.resize(n);
+  inputs_.resize(n);  // shrinking or growing keeps the memory of the samples that stay
   input_slot_.resize(n);
   traces_.resize(n);
+  if (threads_.size() != static_cast<std::size_t>(pool.size())) reset_gradients(static_cast<std::size_t>(pool.size()));
   // Each thread checks and merges its samples, then simulates them; the
   // error of the lowest sample, if any, is raised on the calling thread.
   std::vector<std::exception_ptr> errors(n);
-  std::vector<int> most(static_cast<std::size_t>(pool.size()), 0);
   pool.run([&](int t) {
-    NetworkWorkspace ws;
-    std::vector<Event> events;
+    ThreadScratch& ts = threads_[static_cast<std::size_t>(t)];
+    ts.most_spikes = 0;
     const auto [begin, end] = split_range(n, pool.size(), t);
     for (std::size_t b = begin; b < end; ++b) {
       try {
-        merge_sample(input, b, events);
+        merge_sample(input, b, ts.events);
       } catch (const InputError&) {
         errors[b] = std::current_exception();
         continue;
       }
-      network_forward(net_, inputs_[b], ws);
-      traces_[b].swap(ws.traces);
-      int& m = most[static_cast<std::size_t>(t)];
-      for (int32_t c : traces_[b].back().spike_counts) m = std::max(m, static_cast<int>(c));
+      network_forward(net_, inputs_[b], ts.ws);
+      traces_[b].swap(ts.ws.traces);  // the workspace takes the sample's old traces, and their memory
+      for (int32_t c : traces_[b].back().spike_counts) ts.most_spikes = std::max(ts.most_spikes, static_cast<int>(c));
     }
   });
   for (const auto& error : errors) {
     if (error) std::rethrow_exception(error);
   }
-  out_slots_ = *std::max_element(most.begin(), most.end());
+  out_slots_ = 0;
+  for (const ThreadScratch& ts : threads_) out_slots_ = std::max(out_slots_, ts.most_spikes);
+  ready_ = true;
+}
+
+void NetworkBatch::reset_gradients(std::size_t n_threads) {
+  threads_.resize(n_threads);
+  for (ThreadScratch& ts : threads_) {
+    ts.grad.reset(net_);
+    ts.touched.resize(net_.layers.size());
+    for (std::size_t l = 0; l < net_.layers.size(); ++l) ts.touched[l].assign(static_cast<std::size_t>(net_.layers[l].n_in), 0);
+  }
+  gradients_clear_ = true;
+}
+
+bool NetworkBatch::gradients_fit(std::size_t n_threads) const {
+  if (threads_.size() != n_threads) return false;
+  for (const ThreadScratch& ts : threads_) {
+    if (ts.grad.weights.size() != net_.layers.size()) return false;
+    for (std::size_t l = 0; l < net_.layers.size(); ++l) {
+      if (ts.grad.weights[l].size() != net_.layers[l].weights.size()) return false;
+      if (ts.touched[l].size() != static_cast<std::size_t>(net_.layers[l].n_in)) return false;
+    }
+  }
+  return true;
 }
 
 void NetworkBatch::merge_sample(const PaddedTimes& input, std::size_t b, std::vector<Event>& events) {
@@ -107,46 +133,76 @@ void NetworkBatch::spike_counts(std::size_t l, int32_t* out) const {
   }
 }
 
-void NetworkBatch::backward(const double* grad_output, GradientGuard guard, const std::vector<double*>& grad_weights,
+template <class T>
+void NetworkBatch::backward(const double* grad_output, GradientGuard guard, const std::vector<T*>& grad_weights,
                             double* grad_input, ThreadPool& pool) {
+  if (!ready_) throw std::logic_error("NetworkBatch::backward: no finished forward pass to reverse");
   const auto n_out = static_cast<std::size_t>(net_.n_outputs()), n_in = static_cast<std::size_t>(net_.n_inputs());
   const auto out_slots = static_cast<std::size_t>(out_slots_), in_slots = static_cast<std::size_t>(in_slots_);
+  const auto n_threads = static_cast<std::size_t>(pool.size());
+  const std::size_t n_layers = net_.layers.size();
+  if (!gradients_clear_ || !gradients_fit(n_threads)) reset_gradients(n_threads);
+  gradients_clear_ = false;
   if (grad_input) std::fill(grad_input, grad_input + static_cast<std::size_t>(batch_) * n_in * in_slots, 0.0);
-  std::vector<NetworkGradient> partial(static_cast<std::size_t>(pool.size()));
   pool.run([&](int t) {
-    NetworkWorkspace ws;
-    NetworkGradient& grad = partial[static_cast<std::size_t>(t)];
-    grad.reset(net_);
-    grad.with_input_times = grad_input != nullptr;
-    std::vector<double> g_out;
-    std::vector<std::size_t> filled(n_out);
+    ThreadScratch& ts = threads_[static_cast<std::size_t>(t)];
+    ts.grad.with_input_times = grad_input != nullptr;
+    ts.filled.resize(n_out);
     const auto [begin, end] = split_range(static_cast<std::size_t>(batch_), pool.size(), t);
     for (std::size_t b = begin; b < end; ++b) {
       const SpikeTrain& s = traces_[b].back().spikes;
-      g_out.resize(s.size());
-      std::fill(filled.begin(), filled.end(), 0);
+      ts.grad_out.resize(s.size());
+      std::fill(ts.filled.begin(), ts.filled.end(), 0);
       for (std::size_t e = 0; e < s.size(); ++e) {
         const auto i = static_cast<std::size_t>(s.neurons[e]);
-        g_out[e] = grad_output[(b * n_out + i) * out_slots + filled[i]++];
+        ts.grad_out[e] = grad_output[(b * n_out + i) * out_slots + ts.filled[i]++];
       }
-      ws.traces.swap(traces_[b]);  // the sample's traces, borrowed for the pass
-      network_backward(net_, inputs_[b], g_out, guard, grad, ws);
-      ws.traces.swap(traces_[b]);
+      for (std::size_t l = 0; l < n_layers; ++l) {
+        const SpikeTrain& below = l == 0 ? inputs_[b] : traces_[b][l - 1].spikes;
+        for (int32_t j : below.neurons) ts.touched[l][static_cast<std::size_t>(j)] = 1;
+      }
+      ts.ws.traces.swap(traces_[b]);  // the sample's traces, borrowed for the pass
+      network_backward(net_, inputs_[b], ts.grad_out, guard, ts.grad, ts.ws);
+      ts.ws.traces.swap(traces_[b]);
       if (!grad_input) continue;
       for (std::size_t e = 0; e < inputs_[b].size(); ++e) {
         const auto j = static_cast<std::size_t>(inputs_[b].neurons[e]);
-        grad_input[(b * n_in + j) * in_slots + static_cast<std::size_t>(input_slot_[b][e])] = grad.input_times[e];
+        grad_input[(b * n_in + j) * in_slots + static_cast<std::size_t>(input_slot_[b][e])] = ts.grad.input_times[e];
       }
     }
   });
-  for (std::size_t l = 0; l < net_.layers.size(); ++l) {
-    std::vector<double>& sum = partial[0].weights[l];
-    for (std::size_t t = 1; t < partial.size(); ++t) {
-      for (std::size_t k = 0; k < sum.size(); ++k) sum[k] += partial[t].weights[l][k];
+  // One pass over the rows, each thread owning a range of them in every
+  // layer: the partial sums in thread order, written out unpadded and
+  // converted, and the partial rows cleared for the next pass. A row that no
+  // thread touched is zero everywhere and is not read (the border pixels of
+  // MNIST, for instance).
+  pool.run([&](int t) {
+    std::vector<double> sum;
+    for (std::size_t l = 0; l < n_layers; ++l) {
+      const Layer& layer = net_.layers[l];
+      const auto width = static_cast<std::size_t>(layer.n_out);
+      sum.resize(width);
+      const auto [row_begin, row_end] = split_range(static_cast<std::size_t>(layer.n_in), pool.size(), t);
+      for (std::size_t j = row_begin; j < row_end; ++j) {
+        std::fill(sum.begin(), sum.end(), 0.0);
+        for (ThreadScratch& ts : threads_) {
+          if (!ts.touched[l][j]) continue;
+          ts.touched[l][j] = 0;
+          double* __restrict partial = ts.grad.weights[l].data() + j * layer.stride();
+          for (std::size_t i = 0; i < width; ++i) {
+            sum[i] += partial[i];
+            partial[i] = 0.0;
+          }
+        }
+        T* __restrict out = grad_weights[l] + j * width;
+        for (std::size_t i = 0; i < width; ++i) out[i] = static_cast<T>(sum[i]);
+      }
     }
-    const Layer& layer = net_.layers[l];
-    Layer::rows_of(sum, layer.n_in, layer.n_out, layer.stride(), grad_weights[l]);
-  }
+  });
+  gradients_clear_ = true;
 }
+
+template void NetworkBatch::backward(const double*, GradientGuard, const std::vector<double*>&, double*, ThreadPool&);
+template void NetworkBatch::backward(const double*, GradientGuard, const std::vector<float*>&, double*, ThreadPool&);
 
 }  // namespace spiketime

@@ -38,15 +38,45 @@ namespace {
 constexpr int kTile = 32;  // 32 x 32 doubles: two tiles fit in L1
 }  // namespace
 
-void Layer::set_from_rows(const double* rows) {
-  for (int i0 = 0; i0 < n_out; i0 += kTile) {
-    for (int j0 = 0; j0 < n_in; j0 += kTile) {
-      for (int i = i0; i < std::min(n_out, i0 + kTile); ++i) {
-        for (int j = j0; j < std::min(n_in, j0 + kTile); ++j) weight(i, j) = rows[static_cast<std::size_t>(i) * n_in + j];
+namespace {
+// Whether the double x is finite, by its exponent bits: an integer test the
+// compiler vectorizes (std::isfinite in the copy loop kept it scalar).
+inline uint64_t not_finite(double x) {
+  return static_cast<uint64_t>((std::bit_cast<uint64_t>(x) & 0x7ff0000000000000ULL) == 0x7ff0000000000000ULL);
+}
+}  // namespace
+
+template <class T>
+bool Layer::set_weights(const T* w, std::ptrdiff_t neuron_stride, std::ptrdiff_t input_stride, int first_input,
+                        int end_input) {
+  if (end_input < 0) end_input = n_in;
+  uint64_t bad = 0;
+  if (neuron_stride == 1) {
+    for (int j = first_input; j < end_input; ++j) {
+      const T* __restrict row = w + j * input_stride;
+      double* __restrict out = &weight(0, j);
+      for (int i = 0; i < n_out; ++i) {
+        out[i] = static_cast<double>(row[i]);
+        bad |= not_finite(out[i]);
+      }
+    }
+  } else {
+    for (int i0 = 0; i0 < n_out; i0 += kTile) {
+      for (int j0 = first_input; j0 < end_input; j0 += kTile) {
+        for (int i = i0; i < std::min(n_out, i0 + kTile); ++i) {
+          for (int j = j0; j < std::min(end_input, j0 + kTile); ++j) {
+            const double x = static_cast<double>(w[i * neuron_stride + j * input_stride]);
+            weight(i, j) = x;
+            bad |= not_finite(x);
+          }
+        }
       }
     }
   }
+  return bad == 0;
 }
+template bool Layer::set_weights(const double*, std::ptrdiff_t, std::ptrdiff_t, int, int);
+template bool Layer::set_weights(const float*, std::ptrdiff_t, std::ptrdiff_t, int, int);
 
 void Layer::rows_of(const std::vector<double>& padded, int n_in, int n_out, std::size_t stride, double* rows) {
   for (int i0 = 0; i0 < n_out; i0 += kTile) {

@@ -15,6 +15,7 @@
 #include "spiketime/batch.hpp"
 #include "spiketime/error.hpp"
 #include "spiketime/init.hpp"
+#include "spiketime/json_text.hpp"
 #include "spiketime/model.hpp"
 #include "spiketime/nir.hpp"
 #include "spiketime/run.hpp"
@@ -89,8 +90,7 @@ std::string train(const std::string& config_text, const std::string& source, con
   py::gil_scoped_release unlocked;
   spiketime::TrainingRun run = [&] {
     if (resume) return spiketime::TrainingRun::resume(out);
-    json config = json::parse(config_text, nullptr, false);
-    if (config.is_discarded()) throw spiketime::InputError(source + ": malformed JSON");
+    const json config = spiketime::parse_json(config_text, source);
     return spiketime::TrainingRun::start(spiketime::resolve_config(config, source), out);
   }();
   spiketime::TrainingRun::Callbacks callbacks;

@@ -124,6 +124,27 @@ TEST(SimulateCli, EveryErrorCaseGivesExit2AndOneLine) {
       {"negative max_spikes", with("\"max_spikes\": 0", "\"max_spikes\": -1"), "max_spikes"},
       {"fractional max_spikes", with("\"max_spikes\": 0", "\"max_spikes\": 1.5"), "max_spikes"},
       {"empty file", "", "malformed JSON"},
+      // Bounded work (docs/LIMITS.md).
+      {"window too long", with("\"tau_m\": 10.0", "\"tau_m\": 1e-300"), "spans"},
+      {"subnormal tau_s", with("\"tau_s\": 5.0", "\"tau_s\": 1e-310"), "spans"},
+      {"fires at the same instant", with("\"theta\": 1.0, \"max_spikes\": 0", "\"theta\": 1e-300, \"max_spikes\": 0"),
+       "same instant"},
+      {"spikes per neuron", with("[[3.2, 2.8]]", "[[1e7, 2.8]]"), "layer 1, neuron 0: fires more than 100000 times"},
+      {"unknown limit", with("\"t_end\": 60.0,", "\"t_end\": 60.0, \"spike_limits\": {\"per_spike\": 3},"),
+       "spike_limits.per_spike"},
+      {"zero limit", with("\"t_end\": 60.0,", "\"t_end\": 60.0, \"spike_limits\": {\"per_neuron\": 0},"),
+       "spike_limits.per_neuron"},
+      {"nested too deep", "{\"t_end\": " + std::string(100, '[') + std::string(100, ']') + "}", "nested deeper than 64"},
+      // The rows' shape is checked before the layer takes memory: 200,000
+      // inputs and 1-column rows (it once asked for n_in x rows doubles first).
+      {"declared inputs against rows",
+       R"({"t_end": 10, "layers": [{"tau_m": 10, "tau_s": 5, "theta": 1, "weights": [[0], [0]]}], "input_spikes": [)" +
+           [] {
+             std::string s = "[]";
+             for (int j = 1; j < 200000; ++j) s += ",[]";
+             return s;
+           }() + "]}",
+       "has 1 columns, expected 200000"},
   };
   for (const BadCase& c : cases) {
     const CliResult r = run_simulate(c.text, "--grad");
@@ -132,6 +153,40 @@ TEST(SimulateCli, EveryErrorCaseGivesExit2AndOneLine) {
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << c.name << ": " << r.err;
     EXPECT_NE(r.err.find(c.must_mention), std::string::npos) << c.name << ": " << r.err;
   }
+}
+
+// The limits cut exactly where they say: a limit equal to the most spikes of
+// a neuron (or of the sample) changes nothing, one less is an error naming
+// that neuron.
+TEST(SimulateCli, SpikeLimitsCutAtTheirValue) {
+  const auto out = nlohmann::json::parse(run_simulate(kValid).out);
+  int most = 0, total = 0, busiest_layer = 0, busiest = 0;
+  for (int l = 0; l < 2; ++l) {
+    for (int i = 0; i < static_cast<int>(out["layers"][l]["spikes"].size()); ++i) {
+      const int k = static_cast<int>(out["layers"][l]["spikes"][i].size());
+      total += k;
+      if (k > most) most = k, busiest_layer = l, busiest = i;
+    }
+  }
+  ASSERT_GT(most, 2);
+  const auto limited = [&](const std::string& key, int value) {
+    return with("\"t_end\": 60.0,", "\"t_end\": 60.0, \"spike_limits\": {\"" + key + "\": " + std::to_string(value) + "},");
+  };
+  CliResult r = run_simulate(limited("per_neuron", most));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out), out);
+  r = run_simulate(limited("per_neuron", most - 1));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("layer " + std::to_string(busiest_layer) + ", neuron " + std::to_string(busiest) +
+                       ": fires more than " + std::to_string(most - 1)),
+            std::string::npos)
+      << r.err;
+  r = run_simulate(limited("per_sample", total));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out), out);
+  r = run_simulate(limited("per_sample", total - 1));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("limit of " + std::to_string(total - 1) + " per sample"), std::string::npos) << r.err;
 }
 
 TEST(SimulateCli, MissingFileAndBadFlags) {

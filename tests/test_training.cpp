@@ -111,6 +111,17 @@ TEST(Training, BadInputGivesOneLineAndStatus2) {
       {"train --resume " + (dir / "nothing").string(), "nothing to resume"},
       {"eval --model " + (dir / "model.bin").string() + " --dataset yinyang", "model.bin"},
       {"eval --model " + (dir / "absent.bin").string() + " --dataset yinyang", "absent.bin"},
+      // Ranges checked before any memory is taken (docs/LIMITS.md).
+      {"train --dataset yinyang --set lr=1e308 --out " + (dir / "r").string(), "'lr'"},
+      {"train --dataset yinyang --set tau_m=1e-300 --out " + (dir / "r").string(), "'tau_m'"},
+      {"train --dataset yinyang --set init_mean_drive=1e300 --out " + (dir / "r").string(), "'init_mean_drive'"},
+      {"train --dataset yinyang --set hidden=[100000000] --out " + (dir / "r").string(), "'hidden'"},
+      {"train --dataset yinyang --set hidden=[40000,40000] --out " + (dir / "r").string(), "268435456 weights"},
+      {"train --dataset yinyang --set threads=100000 --out " + (dir / "r").string(), "'threads'"},
+      {"train --dataset yinyang --set spike_limit_per_neuron=0 --out " + (dir / "r").string(), "'spike_limit_per_neuron'"},
+      {"train --dataset yinyang --set hidden=" + std::string(80, '[') + std::string(80, ']') + " --out " +
+           (dir / "r").string(), "nested deeper than 64"},
+      {"eval --model " + (dir / "model.bin").string() + " --dataset yinyang --threads 100000", "--threads"},
   };
   for (const auto& [args, mention] : cases) {
     const Result r = cli(args, dir);
@@ -119,6 +130,24 @@ TEST(Training, BadInputGivesOneLineAndStatus2) {
     EXPECT_NE(r.err.find(mention), std::string::npos) << args << ": " << r.err;
   }
   EXPECT_FALSE(fs::exists(dir / "r")) << "a failed start leaves no run directory behind";
+  fs::remove_all(dir);
+}
+
+// A network driven past the limits stops the run with one line naming the
+// epoch, the sample, the layer and the neuron: never an abort.
+TEST(Training, PassingASpikeLimitStopsTheRunWithOneLine) {
+  const fs::path dir = scratch("limit");
+  const Result r = cli("train --dataset yinyang --set epochs=1 --set threads=2 --set theta=1e-300 --out " +
+                           (dir / "run").string(), dir);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  for (const char* part : {"epoch 1, training sample ", "layer 0, neuron ", "same instant", "last finished epoch"}) {
+    EXPECT_NE(r.err.find(part), std::string::npos) << part << ": " << r.err;
+  }
+  const Result limited = cli("train --dataset yinyang --set epochs=1 --set spike_limit_per_neuron=1 --out " +
+                                 (dir / "run2").string(), dir);
+  EXPECT_EQ(limited.status, 2);
+  EXPECT_NE(limited.err.find("fires more than 1 times in one sample"), std::string::npos) << limited.err;
   fs::remove_all(dir);
 }
 

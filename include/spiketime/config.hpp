@@ -8,11 +8,10 @@
 #include <string>
 #include <vector>
 
-namespace spiketime {
+#include "spiketime/layer.hpp"        // SpikeLimits
+#include "spiketime/thread_pool.hpp"  // kMaxThreads
 
-// More threads than this is a mistake, not a machine: refused before any is
-// started (a thread pool of 100,000 failed inside std::thread).
-inline constexpr int kMaxThreads = 1024;
+namespace spiketime {
 
 struct TrainConfig {
   // Data
@@ -53,6 +52,10 @@ struct TrainConfig {
   // Initialization (see init.hpp)
   double init_mean_drive = 2.0, init_std_drive = 2.0;
   double init_hidden_spikes = 3.0;  // expected spikes per hidden neuron, to scale the layer above
+  // Work per sample (SpikeLimits): passing one stops the run with an error
+  // naming the neuron; the last checkpoint stays.
+  std::int64_t spike_limit_per_neuron = SpikeLimits{}.per_neuron;
+  std::int64_t spike_limit_per_sample = SpikeLimits{}.per_sample;
 };
 
 // The defaults of a data set (MNIST, Fashion-MNIST or Yin-Yang).

@@ -133,10 +133,23 @@ struct GradientGuard {
   double min_vdot = 0.0;
 };
 
+// Bounds on the work of one sample, far above any network that learns (MNIST
+// networks fire a few spikes per neuron), so that one driven too hard stops
+// with an error naming the neuron instead of filling memory (a weight of 1e8
+// asked for 5 x 10^7 spikes of one neuron). docs/LIMITS.md lists them.
+struct SpikeLimits {
+  int64_t per_neuron = 100'000;     // spikes of one neuron in one sample
+  int64_t per_sample = 10'000'000;  // spikes of every layer together in one sample
+  int64_t earlier = 0;              // layer_forward: the sample's spikes in the layers below
+};
+
 // Simulates the layer on (-inf, t_end] for the given input spikes; input
-// spikes after t_end are ignored.
+// spikes after t_end are ignored. Throws SpikeLimitError (naming the neuron)
+// when a neuron fires more than limits.per_neuron times, when the layer and
+// the layers below fire more than limits.per_sample times, or when a neuron fires twice at the same
+// instant (time constants too short for the precision of the window).
 void layer_forward(const Layer& layer, const SpikeTrain& input, double t_end, LayerTrace& trace,
-                   LayerWorkspace& ws, CrossingSolver solver = CrossingSolver::Automatic);
+                   LayerWorkspace& ws, CrossingSolver solver = CrossingSolver::Automatic, SpikeLimits limits = {});
 
 // Given dL/dt for every output spike (same order as trace.spikes), adds dL/dw
 // to grad_weights (layout of Layer::weights) and writes dL/dt for every input

@@ -2,19 +2,37 @@
 // the exact reverse pass through every layer.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "spiketime/layer.hpp"
 
 namespace spiketime {
 
+// Sizes and ranges every network keeps, checked before memory is taken for
+// it (docs/LIMITS.md): far above any network that trains on one machine, far
+// below what would exhaust one.
+inline constexpr long long kMaxNeurons = 1LL << 24;  // per layer, and inputs
+inline constexpr long long kMaxWeights = 1LL << 28;  // per network: 2 GiB of doubles
+// t_end over the shorter time constant: a stretch without input is stepped
+// in pieces of 64 time constants (layer_forward), so a window of 10^7 takes
+// about 1.6 x 10^5 steps; a time constant of 1e-300 asked for 10^302.
+inline constexpr double kMaxWindow = 1e7;
+
+// Throws InputError "<where>: ..." when a layer of n_in inputs and n_out
+// neurons, after layers holding weights_before weights, passes kMaxNeurons
+// or kMaxWeights. Call it before allocating the layer.
+void check_layer_size(long long n_in, long long n_out, long long weights_before, const std::string& where);
+
 struct Network {
   double t_end = 100.0;  // every sample is simulated on [0, t_end]
   std::vector<Layer> layers;
+  SpikeLimits limits;  // per sample, over all layers (not saved with a model)
 
   int n_inputs() const { return layers.empty() ? 0 : layers.front().n_in; }
   int n_outputs() const { return layers.empty() ? 0 : layers.back().n_out; }
-  // Throws std::invalid_argument when the layer shapes or parameters do not fit.
+  // Throws std::invalid_argument when the layer shapes or parameters do not
+  // fit, or pass the limits above.
   void validate() const;
 };
 

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -22,7 +23,9 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
-  // Runs job(t) once for each thread t in [0, size()) and returns when all are done.
+  // Runs job(t) once for each thread t in [0, size()) and returns when all
+  // are done. An exception thrown by a job is rethrown here once every
+  // thread has finished (the lowest thread's, when several throw).
   void run(const std::function<void(int)>& job);
 
  private:
@@ -32,12 +35,18 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable wake_, done_;
   const std::function<void(int)>* job_ = nullptr;
+  std::vector<std::exception_ptr> errors_;  // per thread, of the current job
   std::atomic<unsigned long> generation_{0};  // counts jobs handed out
   std::atomic<int> pending_{0};               // workers still on the current job
   bool stopping_ = false;
 };
 
-// A thread count from a flag or config: 0 means every core.
+// More threads than this is a mistake, not a machine: refused before any is
+// started (a thread pool of 100,000 failed inside std::thread).
+inline constexpr int kMaxThreads = 1024;
+
+// A thread count from a flag or config: 0 means every core. An InputError
+// when requested is negative or above kMaxThreads.
 int thread_count(int requested);
 
 // Splits [0, n) into `parts` contiguous ranges of near-equal size; returns range `part`.

@@ -3,6 +3,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/progress.hpp"
+#include "spiketime/json_text.hpp"
 #include "spiketime/error.hpp"
 #include "spiketime/run.hpp"
 
@@ -37,11 +38,7 @@ TrainingRun open_run(const TrainOptions& o) {
   if (o.out_dir.empty()) throw InputError("--out: required (the run directory)");
   nlohmann::json file = nlohmann::json::object();
   if (!o.config_path.empty()) {
-    try {
-      file = nlohmann::json::parse(read_file(o.config_path));
-    } catch (const nlohmann::json::exception& e) {
-      throw InputError(o.config_path + ": malformed JSON (" + std::string(e.what()) + ")");
-    }
+    file = parse_json(read_file(o.config_path), o.config_path);
   }
   const TrainConfig config =
       resolve_config(file, o.config_path.empty() ? "config" : o.config_path, o.sets, o.dataset, o.epochs);

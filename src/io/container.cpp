@@ -9,6 +9,7 @@
 #include <fstream>
 #include <unistd.h>
 
+#include "spiketime/json_text.hpp"
 #include "spiketime/error.hpp"
 
 namespace spiketime::io {
@@ -117,9 +118,9 @@ Container read_container(const std::string& path, const std::string& magic, int 
   const uint64_t header_size = get_u64("the header size");
   if (header_size > body.size() - pos) throw InputError(path + ": truncated (in the header)");
   try {
-    c.header = nlohmann::json::parse(body.substr(pos, header_size));
-  } catch (const nlohmann::json::exception&) {
-    throw InputError(path + ": corrupted header");
+    c.header = parse_json(body.substr(pos, header_size), "");
+  } catch (const InputError& e) {
+    throw InputError(path + ": corrupted header (" + e.what() + ")");
   }
   pos += header_size;
   const uint64_t n_arrays = get_u64("the array count");

@@ -83,10 +83,8 @@ struct HeaderReader {
   }
 };
 
-// No layer has more inputs or neurons than this, nor more weights than
-// kMaxWeights: a header cannot make the reader ask for more memory.
-constexpr long long kMaxWidth = 1 << 24;
-constexpr long long kMaxWeights = 1LL << 31;
+// No count in a header passes kMaxNeurons (network.hpp).
+constexpr long long kMaxWidth = kMaxNeurons;
 
 }  // namespace
 
@@ -121,6 +119,7 @@ Model model_from(const json& header, std::vector<std::vector<double>> weights, c
     throw InputError(path + ": header describes " + std::to_string(layers.size()) + " layers but the file holds " +
                      std::to_string(weights.size()) + " weight arrays");
   }
+  long long total_weights = 0;
   for (std::size_t l = 0; l < layers.size(); ++l) {
     const std::string where = "layers[" + std::to_string(l) + "]";
     NeuronParams p;
@@ -130,7 +129,8 @@ Model model_from(const json& header, std::vector<std::vector<double>> weights, c
     p.max_spikes = static_cast<int>(r.integer(r.at(layers[l], "max_spikes", where), where + ".max_spikes", 0, 1 << 30));
     const long long n_in = r.integer(r.at(layers[l], "inputs", where), where + ".inputs", 1, kMaxWidth);
     const long long n_out = r.integer(r.at(layers[l], "neurons", where), where + ".neurons", 1, kMaxWidth);
-    if (n_in * n_out > kMaxWeights) r.fail(where, "has more than " + std::to_string(kMaxWeights) + " weights");
+    check_layer_size(n_in, n_out, total_weights, path + ": " + where);
+    total_weights += n_in * n_out;
     if (weights[l].size() != static_cast<std::size_t>(n_in * n_out)) {
       throw InputError(path + ": layer " + std::to_string(l) + " weights do not match its shape");
     }

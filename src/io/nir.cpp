@@ -9,6 +9,7 @@
 // resetting to 0 are the same). On import, r and w_in may be anything: each
 // neuron's row of weights is scaled by r w_in / tau_syn, which is exactly 1
 // for the files written here.
+#include "spiketime/json_text.hpp"
 #include "spiketime/nir.hpp"
 
 #include <cmath>
@@ -466,7 +467,11 @@ Model import_nir(const std::string& path, const NirImportOptions& options) {
     r.fail("node", "metadata/classes", "does not match the output size");
   }
   if (const auto provenance = r.meta_text(meta, "provenance")) {
-    model.provenance = nlohmann::json::parse(*provenance, nullptr, false);
+    try {
+      model.provenance = parse_json(*provenance, "");
+    } catch (const InputError&) {
+      model.provenance = nullptr;
+    }
     if (!model.provenance.is_object()) r.fail("node", "metadata/provenance", "is not a JSON object");
   } else {
     model.provenance = {{"imported_from_nir", path}};

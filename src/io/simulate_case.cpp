@@ -1,9 +1,11 @@
 #include "spiketime/simulate.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "spiketime/json_text.hpp"
 #include "spiketime/error.hpp"
 
 namespace spiketime {
@@ -11,67 +13,6 @@ namespace spiketime {
 using nlohmann::json;
 
 namespace {
-
-// Follows the key path through a SAX parse so that an error in the document
-// (bad syntax, a number out of range) can name the field where it happens.
-class PathTracker : public nlohmann::json_sax<json> {
- public:
-  std::string error;
-
-  std::string path() const {
-    std::string p;
-    for (const Level& level : stack_) {
-      if (level.array) {
-        p += "[" + std::to_string(level.index) + "]";
-      } else if (!level.key.empty()) {
-        p += (p.empty() ? "" : ".") + level.key;
-      }
-    }
-    return p;
-  }
-
-  bool null() override { return value(); }
-  bool boolean(bool) override { return value(); }
-  bool number_integer(number_integer_t) override { return value(); }
-  bool number_unsigned(number_unsigned_t) override { return value(); }
-  bool number_float(number_float_t, const string_t&) override { return value(); }
-  bool string(string_t&) override { return value(); }
-  bool binary(binary_t&) override { return value(); }
-  bool start_object(std::size_t) override { return push(false); }
-  bool key(string_t& k) override {
-    stack_.back().key = k;
-    return true;
-  }
-  bool end_object() override { return pop(); }
-  bool start_array(std::size_t) override { return push(true); }
-  bool end_array() override { return pop(); }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
-    error = e.what();
-    if (const auto pos = error.find("] "); pos != std::string::npos) error = error.substr(pos + 2);
-    return false;
-  }
-
- private:
-  struct Level {
-    bool array;
-    std::size_t index;
-    std::string key;
-  };
-  std::vector<Level> stack_;
-
-  bool value() {
-    if (!stack_.empty() && stack_.back().array) ++stack_.back().index;
-    return true;
-  }
-  bool push(bool array) {
-    stack_.push_back({array, 0, ""});
-    return true;
-  }
-  bool pop() {
-    stack_.pop_back();
-    return value();
-  }
-};
 
 [[noreturn]] void fail(const std::string& field, const std::string& problem) {
   throw InputError(field + ": " + problem);
@@ -101,7 +42,7 @@ const json& array(const json& value, const std::string& field) {
   return value;
 }
 
-Layer parse_layer(const json& spec, std::size_t index, int n_in) {
+Layer parse_layer(const json& spec, std::size_t index, int n_in, long long weights_before) {
   const std::string where = "layers[" + std::to_string(index) + "].";
   if (!spec.is_object()) fail("layers[" + std::to_string(index) + "]", "not an object");
   NeuronParams p;
@@ -116,7 +57,9 @@ Layer parse_layer(const json& spec, std::size_t index, int n_in) {
   }
   const json& rows = array(member(spec, "weights", where), where + "weights");
   if (rows.empty()) fail(where + "weights", "has no rows (a layer needs at least one neuron)");
-  Layer layer(p, n_in, static_cast<int>(rows.size()));
+  // Every row's shape before the layer takes memory: the rows of the
+  // document bound the work (a short file declaring 10^6 inputs and 10^5
+  // rows asked for 800 GB).
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const std::string row_field = where + "weights[" + std::to_string(i) + "]";
     const json& row = array(rows[i], row_field);
@@ -124,6 +67,12 @@ Layer parse_layer(const json& spec, std::size_t index, int n_in) {
       fail(row_field, "has " + std::to_string(row.size()) + " columns, expected " + std::to_string(n_in) +
                           (index == 0 ? " (one per input neuron)" : " (one per neuron of the layer below)"));
     }
+  }
+  check_layer_size(n_in, static_cast<long long>(rows.size()), weights_before, where + "weights");
+  Layer layer(p, n_in, static_cast<int>(rows.size()));
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const std::string row_field = where + "weights[" + std::to_string(i) + "]";
+    const json& row = rows[i];
     for (int j = 0; j < n_in; ++j) {
       layer.weight(static_cast<int>(i), j) = finite_number(row[j], row_field + "[" + std::to_string(j) + "]");
     }
@@ -143,18 +92,14 @@ std::vector<std::vector<double>> neuron_major(const Layer& layer, const std::vec
 }  // namespace
 
 SimulateCase parse_simulate_case(const std::string& json_text) {
-  PathTracker tracker;
-  if (!json::sax_parse(json_text, &tracker)) {
-    const std::string where = tracker.path();
-    throw InputError((where.empty() ? "" : where + ": ") + "malformed JSON: " + tracker.error);
-  }
-  const json doc = json::parse(json_text);
+  const json doc = parse_json(json_text, "");
   if (!doc.is_object()) fail("case", "the top level must be a JSON object");
   SimulateCase c;
   c.net.t_end = positive_number(member(doc, "t_end", ""), "t_end");
 
   const json& inputs = array(member(doc, "input_spikes", ""), "input_spikes");
   if (inputs.empty()) fail("input_spikes", "has no input neuron");
+  check_layer_size(static_cast<long long>(inputs.size()), 1, 0, "input_spikes");
   for (std::size_t j = 0; j < inputs.size(); ++j) {
     const std::string field = "input_spikes[" + std::to_string(j) + "]";
     std::vector<double> times;
@@ -168,9 +113,28 @@ SimulateCase parse_simulate_case(const std::string& json_text) {
   const json& layers = array(member(doc, "layers", ""), "layers");
   if (layers.empty()) fail("layers", "is empty");
   int n_in = static_cast<int>(inputs.size());
+  long long weights = 0;
   for (std::size_t l = 0; l < layers.size(); ++l) {
-    c.net.layers.push_back(parse_layer(layers[l], l, n_in));
+    c.net.layers.push_back(parse_layer(layers[l], l, n_in, weights));
     n_in = c.net.layers.back().n_out;
+    weights += static_cast<long long>(c.net.layers.back().n_in) * n_in;
+  }
+  if (const auto it = doc.find("spike_limits"); it != doc.end()) {
+    if (!it->is_object()) fail("spike_limits", "not an object");
+    for (const auto& [key, value] : it->items()) {
+      const std::string field = "spike_limits." + key;
+      int64_t* limit = key == "per_neuron" ? &c.net.limits.per_neuron
+                       : key == "per_sample" ? &c.net.limits.per_sample
+                                             : nullptr;
+      if (!limit) fail(field, "unknown key (per_neuron or per_sample)");
+      if (!value.is_number_integer() || value.get<long long>() < 1) fail(field, "must be a positive integer");
+      *limit = value.get<int64_t>();
+    }
+  }
+  try {
+    c.net.validate();
+  } catch (const std::invalid_argument& e) {
+    throw InputError(e.what());
   }
   return c;
 }

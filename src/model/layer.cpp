@@ -1,6 +1,7 @@
 #include "spiketime/layer.hpp"
 
 #include "kernels.hpp"
+#include "spiketime/error.hpp"
 #include "sorting.hpp"
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <cstring>
 #include <cmath>
 #include <limits>
+#include <string>
 #include <utility>
 
 namespace spiketime {
@@ -112,8 +114,10 @@ namespace {
 // factors of dt); appends them to ws.pending. Returns whether it spiked and
 // then sets v_end to its potential at t0 + dt.
 bool resolve_crossings(const NeuronParams& p, int n, uint32_t step, NeuronState x, double t0, double dt, const Decay& f,
-                       LayerTrace& trace, LayerWorkspace& ws, CrossingSolver solver, double& v_end) {
+                       LayerTrace& trace, LayerWorkspace& ws, CrossingSolver solver, const SpikeLimits& limits,
+                       double& v_end) {
   const double i_start = x.i;
+  double last_time = -std::numeric_limits<double>::infinity();
   // With tau_m == 2 tau_s everything follows from q = exp(-s/tau_m): the
   // crossing's own factor, the current (i_start q_elapsed^2) and the potential
   // at the end (kappa = q (1 - q)), so a spike costs one square root and one
@@ -136,7 +140,23 @@ bool resolve_crossings(const NeuronParams& p, int n, uint32_t step, NeuronState 
       elapsed += s;
       current = i_start * std::exp(-elapsed / p.tau_s);
     }
-    ws.pending.push_back({t0 + elapsed, n, step, current});
+    const double time = t0 + elapsed;
+    if (time == last_time) {
+      throw SpikeLimitError("neuron " + std::to_string(n) + ": fires again at the same instant t = " +
+                            format_number(time) + ", and would without end (theta " + format_number(p.theta) +
+                            ", tau_m " + format_number(p.tau_m) + ", tau_s " + format_number(p.tau_s) +
+                            ": too small for the precision of doubles at this time)");
+    }
+    last_time = time;
+    if (trace.spike_counts[n] >= limits.per_neuron) {
+      throw SpikeLimitError("neuron " + std::to_string(n) + ": fires more than " + std::to_string(limits.per_neuron) +
+                            " times in one sample, the limit per neuron (weights too large?)");
+    }
+    if (limits.earlier + static_cast<int64_t>(ws.pending.size()) >= limits.per_sample) {
+      throw SpikeLimitError("neuron " + std::to_string(n) + ": the spikes of the sample pass the limit of " +
+                            std::to_string(limits.per_sample) + " per sample (weights too large?)");
+    }
+    ws.pending.push_back({time, n, step, current});
     spiked = true;
     if (++trace.spike_counts[n] == p.max_spikes) {
       ws.threshold[n] = std::numeric_limits<double>::infinity();  // silent from now on
@@ -161,6 +181,7 @@ struct ResolveContext {
   LayerTrace& trace;
   LayerWorkspace& ws;
   CrossingSolver solver;
+  SpikeLimits limits;
 };
 
 // resolve_crossings for every flagged lane of a block (bit l of `flagged`:
@@ -172,7 +193,8 @@ void resolve_flagged(void* context, int b, uint32_t step, uint64_t flagged, cons
   const InputStep& s = r.steps[step];
   for (; flagged != 0; flagged &= flagged - 1) {
     const int lane = std::countr_zero(flagged);
-    resolve_crossings(r.p, b + lane, step, {v0[lane], c0[lane]}, s.t0, s.dt, s.f, r.trace, r.ws, r.solver, v1[lane]);
+    resolve_crossings(r.p, b + lane, step, {v0[lane], c0[lane]}, s.t0, s.dt, s.f, r.trace, r.ws, r.solver, r.limits,
+                      v1[lane]);
   }
 }
 
@@ -206,7 +228,7 @@ void emit_spikes(LayerTrace& trace, LayerWorkspace& ws) {
 }  // namespace
 
 void layer_forward(const Layer& layer, const SpikeTrain& input, double t_end, LayerTrace& trace,
-                   LayerWorkspace& ws, CrossingSolver solver) {
+                   LayerWorkspace& ws, CrossingSolver solver, SpikeLimits limits) {
   const int n = layer.n_out;
   const int block = kernels::shape().forward_block;
   const auto padded = static_cast<std::size_t>((n + block - 1) / block * block);
@@ -246,7 +268,7 @@ void layer_forward(const Layer& layer, const SpikeTrain& input, double t_end, La
   add_step(t_end, e, e);
 
   ws.pending.clear();
-  ResolveContext context{layer.neuron, trace.steps, trace, ws, solver};
+  ResolveContext context{layer.neuron, trace.steps, trace, ws, solver, limits};
   kernels::forward_layer({layer.weights.data(), layer.stride(), static_cast<std::size_t>(n), input.neurons.data(),
                           static_cast<uint32_t>(input.size()), trace.steps.data(),
                           static_cast<uint32_t>(trace.steps.size()), ws.threshold.data(), resolve_flagged, &context});

@@ -1,14 +1,28 @@
 #include "spiketime/network.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
 
+#include "spiketime/error.hpp"
+
 namespace spiketime {
+
+void check_layer_size(long long n_in, long long n_out, long long weights_before, const std::string& where) {
+  const auto fail = [&](const std::string& problem) { throw InputError(where + ": " + problem); };
+  if (n_in > kMaxNeurons) fail(std::to_string(n_in) + " inputs, more than the limit of " + std::to_string(kMaxNeurons));
+  if (n_out > kMaxNeurons) fail(std::to_string(n_out) + " neurons, more than the limit of " + std::to_string(kMaxNeurons));
+  if (n_in > 0 && n_out > 0 && n_in * n_out > kMaxWeights - weights_before) {
+    fail("takes the network past the limit of " + std::to_string(kMaxWeights) + " weights");
+  }
+}
 
 void Network::validate() const {
   if (!(std::isfinite(t_end) && t_end > 0.0)) throw std::invalid_argument("t_end must be a positive number");
   if (layers.empty()) throw std::invalid_argument("the network has no layer");
+  if (!(limits.per_neuron > 0 && limits.per_sample > 0)) throw std::invalid_argument("spike limits must be positive");
+  long long weights = 0;
   for (std::size_t l = 0; l < layers.size(); ++l) {
     const Layer& layer = layers[l];
     const std::string where = "layer " + std::to_string(l) + ": ";
@@ -17,7 +31,18 @@ void Network::validate() const {
     if (!(std::isfinite(p.tau_s) && p.tau_s > 0.0)) throw std::invalid_argument(where + "tau_s must be positive");
     if (!(std::isfinite(p.theta) && p.theta > 0.0)) throw std::invalid_argument(where + "theta must be positive");
     if (p.max_spikes < 0) throw std::invalid_argument(where + "max_spikes must be >= 0");
+    const double window = t_end / std::min(p.tau_m, p.tau_s);
+    if (!(window <= kMaxWindow)) {
+      throw std::invalid_argument(where + "t_end " + format_number(t_end) + " spans " + format_number(window) +
+                                  " of its shorter time constant, more than the limit of " + format_number(kMaxWindow));
+    }
     if (layer.n_out <= 0 || layer.n_in <= 0) throw std::invalid_argument(where + "needs at least one input and one neuron");
+    try {
+      check_layer_size(layer.n_in, layer.n_out, weights, "layer " + std::to_string(l));
+    } catch (const InputError& e) {
+      throw std::invalid_argument(e.what());
+    }
+    weights += static_cast<long long>(layer.n_in) * layer.n_out;
     if (l > 0 && layer.n_in != layers[l - 1].n_out) {
       throw std::invalid_argument(where + "has " + std::to_string(layer.n_in) + " inputs but the layer below has " +
                                   std::to_string(layers[l - 1].n_out) + " neurons");
@@ -36,9 +61,16 @@ void NetworkGradient::reset(const Network& net) {
 
 void network_forward(const Network& net, const SpikeTrain& input, NetworkWorkspace& ws, CrossingSolver solver) {
   ws.traces.resize(net.layers.size());
+  int64_t spikes = 0;
   for (std::size_t l = 0; l < net.layers.size(); ++l) {
     const SpikeTrain& below = l == 0 ? input : ws.traces[l - 1].spikes;
-    layer_forward(net.layers[l], below, net.t_end, ws.traces[l], ws.layer, solver);
+    try {
+      layer_forward(net.layers[l], below, net.t_end, ws.traces[l], ws.layer, solver,
+                    {net.limits.per_neuron, net.limits.per_sample, spikes});
+    } catch (const SpikeLimitError& e) {
+      throw SpikeLimitError("layer " + std::to_string(l) + ", " + e.what());
+    }
+    spikes += static_cast<int64_t>(ws.traces[l].spikes.size());
   }
 }
 

@@ -1,6 +1,9 @@
 #include "spiketime/thread_pool.hpp"
 
 #include <algorithm>
+#include <string>
+
+#include "spiketime/error.hpp"
 
 namespace spiketime {
 
@@ -35,24 +38,37 @@ bool poll_briefly(Ready ready) {
 }  // namespace
 
 void ThreadPool::run(const std::function<void(int)>& job) {
+  errors_.assign(static_cast<std::size_t>(size()), nullptr);
+  // Every thread finishes its part whatever another throws, so that no
+  // worker is left running a job whose caller has gone.
+  const std::function<void(int)> guarded = [&](int t) {
+    try {
+      job(t);
+    } catch (...) {
+      errors_[static_cast<std::size_t>(t)] = std::current_exception();
+    }
+  };
   if (workers_.empty()) {
-    job(0);
-    return;
+    guarded(0);
+  } else {
+    {
+      std::lock_guard lock(mutex_);
+      job_ = &guarded;
+      pending_.store(static_cast<int>(workers_.size()));
+      generation_.fetch_add(1);
+    }
+    wake_.notify_all();
+    guarded(0);
+    const auto all_done = [this] { return pending_.load() == 0; };
+    if (!poll_briefly(all_done)) {
+      std::unique_lock lock(mutex_);
+      done_.wait(lock, all_done);
+    }
+    job_ = nullptr;
   }
-  {
-    std::lock_guard lock(mutex_);
-    job_ = &job;
-    pending_.store(static_cast<int>(workers_.size()));
-    generation_.fetch_add(1);
+  for (const auto& error : errors_) {
+    if (error) std::rethrow_exception(error);
   }
-  wake_.notify_all();
-  job(0);
-  const auto all_done = [this] { return pending_.load() == 0; };
-  if (!poll_briefly(all_done)) {
-    std::unique_lock lock(mutex_);
-    done_.wait(lock, all_done);
-  }
-  job_ = nullptr;
 }
 
 void ThreadPool::worker_loop(int index) {
@@ -76,7 +92,11 @@ void ThreadPool::worker_loop(int index) {
 }
 
 int thread_count(int requested) {
-  return requested > 0 ? requested : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (requested < 0 || requested > kMaxThreads) {
+    throw InputError("threads: " + std::to_string(requested) + " is out of range: 0 (every core) to " +
+                     std::to_string(kMaxThreads));
+  }
+  return requested > 0 ? requested : static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, static_cast<unsigned>(kMaxThreads)));
 }
 
 }  // namespace spiketime

@@ -7,6 +7,7 @@
 #include <numbers>
 #include <random>
 
+#include "spiketime/error.hpp"
 #include "spiketime/init.hpp"
 #include "spiketime/loss.hpp"
 #include "model/kernels.hpp"
@@ -179,6 +180,7 @@ struct Trainer::ThreadState : SampleState {
 
 Trainer::Trainer(const TrainConfig& config, Model model, ThreadPool& pool)
     : config_(config), model_(std::move(model)), pool_(pool) {
+  model_.net.limits = {config_.spike_limit_per_neuron, config_.spike_limit_per_sample};
   for (int t = 0; t < pool_.size(); ++t) {
     auto ts = std::make_unique<ThreadState>();
     ts->grad.reset(model_.net);
@@ -312,7 +314,12 @@ void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& 
       const std::size_t i = order[k];
       const int label = train.labels[i];
       const InputNoise noise{config_.input_dropout, config_.input_jitter, noise_seed(epoch, i)};
-      run_sample(model_, train.sample(i), label, ts, noise);
+      try {
+        run_sample(model_, train.sample(i), label, ts, noise);
+      } catch (const SpikeLimitError& e) {
+        throw SpikeLimitError("epoch " + std::to_string(epoch + 1) + ", training sample " + std::to_string(i) + ": " +
+                              e.what() + "; the run directory keeps the last finished epoch");
+      }
       network_backward(model_.net, ts.input, ts.grad_out, guard, ts.grad, ts.ws);
       const std::size_t n_layers = model_.net.layers.size();
       for (std::size_t l = 0; l < n_layers; ++l) {

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--epochs", train.epochs, "Number of epochs (overrides the config)")->check(CLI::PositiveNumber);
   train_cmd->add_option("--out", train.out_dir, "Run directory for metrics, config, model and checkpoints");
   train_cmd->add_option("--resume", train.resume_dir, "Continue the run in this directory where it stopped");
+  train_cmd->add_flag("--force", train.force, "Start over in a directory that holds another run's files (they are removed)");
   train_cmd->add_option("--stop-after", train.stop_after, "Stop after this many epochs (resume later)")
       ->check(CLI::PositiveNumber);
 

@@ -86,12 +86,12 @@ std::string evaluate(const spiketime::Model& m, const std::string& dataset, cons
 // Trains as `spiketime train` does. config_text: a JSON object; on_epoch
 // receives each metrics line as JSON text. Returns the run's result as JSON.
 std::string train(const std::string& config_text, const std::string& source, const std::string& out, bool resume,
-                  int stop_after, const std::function<void(const std::string&)>& on_epoch) {
+                  bool force, int stop_after, const std::function<void(const std::string&)>& on_epoch) {
   py::gil_scoped_release unlocked;
   spiketime::TrainingRun run = [&] {
     if (resume) return spiketime::TrainingRun::resume(out);
     const json config = spiketime::parse_json(config_text, source);
-    return spiketime::TrainingRun::start(spiketime::resolve_config(config, source), out);
+    return spiketime::TrainingRun::start(spiketime::resolve_config(config, source), out, force);
   }();
   spiketime::TrainingRun::Callbacks callbacks;
   callbacks.progress = [](int, std::size_t, std::size_t, const spiketime::PassStats&) {
@@ -327,7 +327,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("network_backward", &network_backward, py::arg("batch"), py::arg("grad_output"), py::arg("min_vdot"),
         py::arg("input_grad"), py::arg("threads"), py::arg("single"));
   m.def("train_json", &train, py::arg("config_text"), py::arg("source"), py::arg("out"), py::arg("resume"),
-        py::arg("stop_after"), py::arg("on_epoch"));
+        py::arg("force"), py::arg("stop_after"), py::arg("on_epoch"));
   m.def(
       "export_nir",
       [](const spiketime::Model& x, const std::string& path, double time_unit) {

@@ -21,9 +21,10 @@ inline std::string slurp(const std::filesystem::path& path) {
   return s.str();
 }
 
-// `spiketime ARGS` with no standard input; stdout and stderr go through files in dir.
-inline CliResult run_cli(const std::string& args, const std::filesystem::path& dir) {
-  const std::string cmd = std::string(SPIKETIME_CLI_PATH) + " " + args + " > " + (dir / "stdout").string() + " 2> " +
+// `spiketime ARGS` with no standard input; stdout and stderr go through files
+// in dir. env: NAME=value assignments for the command, if any.
+inline CliResult run_cli(const std::string& args, const std::filesystem::path& dir, const std::string& env = "") {
+  const std::string cmd = env + (env.empty() ? "" : " ") + std::string(SPIKETIME_CLI_PATH) + " " + args + " > " + (dir / "stdout").string() + " 2> " +
                           (dir / "stderr").string() + " < /dev/null";
   const int raw = std::system(cmd.c_str());
   return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, slurp(dir / "stdout"), slurp(dir / "stderr")};

@@ -2,10 +2,14 @@
 // resume, and the errors a user can make.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
+#include <thread>
 
 #include "cli_runner.hpp"
 
@@ -23,7 +27,9 @@ fs::path scratch(const std::string& name) {
   return dir;
 }
 
-Result cli(const std::string& args, const fs::path& dir) { return spiketime::testing::run_cli(args, dir); }
+Result cli(const std::string& args, const fs::path& dir, const std::string& env = "") {
+  return spiketime::testing::run_cli(args, dir, env);
+}
 
 TEST(Training, YinYangFromTheDefaultsReaches95Percent) {
   const fs::path dir = scratch("yinyang");
@@ -93,6 +99,152 @@ TEST(Training, AResumedRunIsBitIdenticalToAnUninterruptedOne) {
     ++lines;
   }
   EXPECT_EQ(lines, 4);
+  fs::remove_all(dir);
+}
+
+// The last line of a run's report with its directory taken out.
+std::string report_line(const std::string& out, const fs::path& run) {
+  std::string last = out.substr(out.rfind('\n', out.size() - 2) + 1);
+  const auto at = last.find(run.string());
+  return at == std::string::npos ? last : last.erase(at, run.string().size());
+}
+
+std::string metrics_without_timings(const fs::path& path) {
+  std::istringstream in(slurp(path));
+  std::string line, out;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    j.erase("seconds");
+    j.erase("samples_per_second");
+    out += j.dump() + "\n";
+  }
+  return out;
+}
+
+// kill -9 at random moments (a fixed seed), up to three times per run, each
+// followed by --resume (or a fresh start when the kill came before the run
+// directory held anything to resume): every run ends with the files and the
+// report of an uninterrupted one.
+TEST(Training, RunsKilledAtRandomMomentsResumeToTheUninterruptedResult) {
+  const fs::path dir = scratch("kills");
+  const std::string common =
+      " --dataset yinyang --epochs 6 --set hidden=24 --set train_limit=5000 --set threads=2 --out ";
+  const auto started = std::chrono::steady_clock::now();
+  const Result straight = cli("train" + common + (dir / "straight").string(), dir);
+  ASSERT_EQ(straight.status, 0) << straight.err;
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const std::string cli_path = SPIKETIME_CLI_PATH;
+  std::mt19937 rng(20261130);
+  std::uniform_real_distribution<double> moment(0.0, 1.1 * seconds);
+  int kills = 0;
+  for (int trial = 0; trial < 12; ++trial) {
+    const fs::path run = dir / ("run" + std::to_string(trial));
+    const auto killed_at = [&](const std::string& args) {
+      char delay[32];
+      std::snprintf(delay, sizeof delay, "%.4f", moment(rng));
+      const std::string cmd = "timeout -s KILL " + std::string(delay) + " " + cli_path + " " + args + " > " +
+                              (dir / "out").string() + " 2>&1";
+      const int raw = std::system(cmd.c_str());
+      kills += WIFEXITED(raw) && WEXITSTATUS(raw) == 137;
+    };
+    killed_at("train" + common + run.string());
+    for (int again = 0; again < 2; ++again) {
+      killed_at(fs::exists(run / "config.json") ? "train --resume " + run.string() : "train" + common + run.string());
+    }
+    const Result last =
+        fs::exists(run / "config.json") ? cli("train --resume " + run.string(), dir) : cli("train" + common + run.string(), dir);
+    ASSERT_EQ(last.status, 0) << "trial " << trial << ": " << last.err;
+    EXPECT_EQ(slurp(run / "model.bin"), slurp(dir / "straight/model.bin")) << "trial " << trial;
+    EXPECT_EQ(slurp(run / "checkpoint.bin"), slurp(dir / "straight/checkpoint.bin")) << "trial " << trial;
+    EXPECT_EQ(metrics_without_timings(run / "metrics.jsonl"), metrics_without_timings(dir / "straight/metrics.jsonl"))
+        << "trial " << trial;
+    EXPECT_EQ(report_line(last.out, run), report_line(straight.out, dir / "straight")) << "trial " << trial;
+  }
+  EXPECT_GE(kills, 6) << "enough kills must land while the run is alive (of 36 tries)";
+  // And between the writes of an epoch, where a random kill rarely lands
+  // (SPIKETIME_KILL_AFTER ends the process right after the named write).
+  for (const char* write : {"metrics", "checkpoint", "model"}) {
+    for (int epoch = 1; epoch <= 6; ++epoch) {
+      const std::string at = std::string(write) + ":" + std::to_string(epoch);
+      const fs::path run = dir / ("after_" + std::string(write) + std::to_string(epoch));
+      const Result killed = cli("train" + common + run.string(), dir, "SPIKETIME_KILL_AFTER=" + at);
+      EXPECT_EQ(killed.status, 137) << at;
+      const Result last = cli("train --resume " + run.string(), dir);
+      ASSERT_EQ(last.status, 0) << at << ": " << last.err;
+      EXPECT_EQ(slurp(run / "model.bin"), slurp(dir / "straight/model.bin")) << at;
+      EXPECT_EQ(slurp(run / "checkpoint.bin"), slurp(dir / "straight/checkpoint.bin")) << at;
+      EXPECT_EQ(metrics_without_timings(run / "metrics.jsonl"), metrics_without_timings(dir / "straight/metrics.jsonl"))
+          << at;
+      EXPECT_EQ(report_line(last.out, run), report_line(straight.out, dir / "straight")) << at;
+    }
+  }
+  // Killed after epoch 4's metrics line, then resumed to 3 epochs in all
+  // (the reproducer of the issue): 3 metrics lines, those of the straight
+  // run, and a model.bin of the best epoch it reports.
+  const fs::path cut = dir / "cut";
+  EXPECT_EQ(cli("train" + common + cut.string(), dir, "SPIKETIME_KILL_AFTER=metrics:4").status, 137);
+  const Result three = cli("train --resume " + cut.string() + " --epochs 3", dir);
+  ASSERT_EQ(three.status, 0) << three.err;
+  const std::string all = metrics_without_timings(dir / "straight/metrics.jsonl");
+  std::size_t end = 0;
+  for (int k = 0; k < 3; ++k) end = all.find('\n', end) + 1;
+  const std::string first_three = all.substr(0, end);
+  EXPECT_EQ(metrics_without_timings(cut / "metrics.jsonl"), first_three);
+  const auto best = three.out.find("best epoch ");
+  ASSERT_NE(best, std::string::npos) << three.out;
+  const int best_epoch = std::stoi(three.out.substr(best + 11));
+  EXPECT_LE(best_epoch, 3);
+  const Result eval = cli("eval --model " + (cut / "model.bin").string() + " --dataset yinyang --json", dir);
+  ASSERT_EQ(eval.status, 0) << eval.err;
+  EXPECT_NE(slurp(cut / "model.bin").find("\"epoch\":" + std::to_string(best_epoch) + "}"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+// One run per directory: a second one on a directory in use is refused
+// naming the holder; files of a finished run are not overwritten without
+// --force; resume never goes below the epochs done.
+TEST(Training, OneRunPerDirectory) {
+  const fs::path dir = scratch("one_run");
+  const std::string common = " --dataset yinyang --epochs 2 --set hidden=24 --set train_limit=1500 --out ";
+  const std::string cli_path = SPIKETIME_CLI_PATH;
+  // A long run in the background holds the directory.
+  ASSERT_EQ(std::system(("(" + cli_path + " train" + common + (dir / "busy").string() + " --set epochs=1000 > " +
+                         (dir / "busy.log").string() + " 2>&1 & echo $! > " + (dir / "pid").string() + ")").c_str()),
+            0);
+  const std::string pid = [&] {
+    for (int k = 0; k < 500 && !fs::exists(dir / "busy/config.json"); ++k) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::string p = slurp(dir / "pid");
+    return p.substr(0, p.find('\n'));
+  }();
+  ASSERT_TRUE(fs::exists(dir / "busy/config.json"));
+  const Result second = cli("train --resume " + (dir / "busy").string(), dir);
+  const Result forced = cli("train" + common + (dir / "busy").string() + " --force", dir);
+  std::system(("kill -9 " + pid).c_str());
+  for (const Result* r : {&second, &forced}) {
+    EXPECT_EQ(r->status, 2);
+    EXPECT_NE(r->err.find("in use by another run (pid " + pid + " on "), std::string::npos) << r->err;
+  }
+  ASSERT_EQ(cli("train" + common + (dir / "done").string(), dir).status, 0);
+  const std::string model = slurp(dir / "done/model.bin");
+  Result again = cli("train" + common + (dir / "done").string() + " --set seed=2", dir);
+  EXPECT_EQ(again.status, 2);
+  EXPECT_NE(again.err.find("holds another run"), std::string::npos) << again.err;
+  EXPECT_EQ(slurp(dir / "done/model.bin"), model);
+  fs::remove(dir / "done/checkpoint.bin");  // a directory with a model but no checkpoint is still another run's
+  again = cli("train" + common + (dir / "done").string() + " --set seed=2", dir);
+  EXPECT_EQ(again.status, 2);
+  EXPECT_EQ(slurp(dir / "done/model.bin"), model);
+  again = cli("train" + common + (dir / "done").string() + " --set seed=2 --force", dir);
+  EXPECT_EQ(again.status, 0) << again.err;
+  EXPECT_NE(slurp(dir / "done/model.bin"), model);
+  again = cli("train --resume " + (dir / "done").string() + " --epochs 1", dir);
+  EXPECT_EQ(again.status, 2);
+  EXPECT_NE(again.err.find("has already done 2"), std::string::npos) << again.err;
+  for (const auto& entry : fs::directory_iterator(dir / "done")) {
+    EXPECT_EQ(entry.path().string().find(".tmp"), std::string::npos) << entry.path();
+  }
   fs::remove_all(dir);
 }
 

@@ -57,10 +57,15 @@ struct RunResult {
 class TrainingRun {
  public:
   // Starts a new run in `dir` (created once the config and the data check
-  // out). Throws InputError when dir already holds a run.
-  static TrainingRun start(const TrainConfig& config, const std::string& dir);
-  // Continues the run in dir from its checkpoint; epochs > 0 changes the
-  // total number of epochs.
+  // out). Throws InputError when dir holds files of another run, unless
+  // force (they are then removed), and when another run holds dir's lock.
+  // The run holds an exclusive lock on dir (the file `lock`) while it lives.
+  static TrainingRun start(const TrainConfig& config, const std::string& dir, bool force = false);
+  // Continues the run in dir from its checkpoint, first moving model.bin and
+  // metrics.jsonl back to it (a kill may have left them an epoch ahead); a
+  // run stopped before its first checkpoint starts over from its
+  // config.json. epochs > 0 changes the total number of epochs (not below
+  // those done).
   static TrainingRun resume(const std::string& dir, int epochs = 0);
 
   TrainingRun(TrainingRun&&) noexcept;

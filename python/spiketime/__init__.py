@@ -130,17 +130,21 @@ def load_model(path: Union[str, os.PathLike]) -> Model:
 
 
 def train(config: Union[dict, str, os.PathLike, None], out: Union[str, os.PathLike], resume: bool = False,
-          progress: bool = True, stop_after: int = 0) -> dict:
+          progress: bool = True, stop_after: int = 0, force: bool = False) -> dict:
     """Trains as `spiketime train` does, into the run directory `out`
     (config.json, metrics.jsonl, model.bin, checkpoint.bin). config: a dict of
     config keys (docs/TRAINING.md) or the path of a JSON config file; with
     resume=True (and config None) the run in `out` continues from its
-    checkpoint. stop_after > 0 stops after that many epochs. Returns the run's
+    checkpoint. force=True starts over in a directory holding another run's
+    files (a directory in use by a live run is always refused).
+    stop_after > 0 stops after that many epochs. Returns the run's
     result with the last epoch's metrics. Ctrl-C stops after the current
     batch; the directory then holds the last finished epoch."""
     if resume:
         if config is not None:
             raise ValueError("config: resume=True takes the run's own config; pass None")
+        if force:
+            raise ValueError("force: resume=True continues the run in out; force starts a new one")
         source, text = "config", "{}"
     elif isinstance(config, dict):
         source, text = "config", _to_json(config, "config")
@@ -161,7 +165,8 @@ def train(config: Union[dict, str, os.PathLike, None], out: Union[str, os.PathLi
                   f"validation {100 * m['validation_accuracy']:.2f}%  test {100 * m['test_accuracy']:.2f}%  "
                   f"{m['seconds']:.1f} s", flush=True)
 
-    return json.loads(_core.train_json(text, source, os.fspath(out), bool(resume), int(stop_after), on_epoch))
+    return json.loads(_core.train_json(text, source, os.fspath(out), bool(resume), bool(force),
+                                      int(stop_after), on_epoch))
 
 
 def export_nir(model: Model, path: Union[str, os.PathLike], time_unit: float = 1e-3) -> None:

@@ -24,6 +24,7 @@ struct TrainOptions {
   int epochs = 0;  // 0: from the config
   std::string out_dir, resume_dir;
   int stop_after = 0;  // stop after this many epochs of this invocation (0: run to the end)
+  bool force = false;  // start over in a directory holding another run's files
 };
 int train(const TrainOptions& options);
 

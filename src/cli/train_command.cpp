@@ -30,7 +30,7 @@ std::string list(const std::vector<double>& xs, int digits) {
 
 TrainingRun open_run(const TrainOptions& o) {
   if (!o.resume_dir.empty()) {
-    if (!o.config_path.empty() || !o.sets.empty() || !o.dataset.empty() || !o.out_dir.empty()) {
+    if (!o.config_path.empty() || !o.sets.empty() || !o.dataset.empty() || !o.out_dir.empty() || o.force) {
       throw InputError("--resume: takes the run's own config; only --epochs may change");
     }
     return TrainingRun::resume(o.resume_dir, o.epochs);
@@ -42,7 +42,7 @@ TrainingRun open_run(const TrainOptions& o) {
   }
   const TrainConfig config =
       resolve_config(file, o.config_path.empty() ? "config" : o.config_path, o.sets, o.dataset, o.epochs);
-  return TrainingRun::start(config, o.out_dir);
+  return TrainingRun::start(config, o.out_dir, o.force);
 }
 
 }  // namespace

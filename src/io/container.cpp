@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <atomic>
 #include <bit>
 #include <cstdio>
 #include <cstring>
@@ -9,8 +10,8 @@
 #include <fstream>
 #include <unistd.h>
 
-#include "spiketime/json_text.hpp"
 #include "spiketime/error.hpp"
+#include "spiketime/json_text.hpp"
 
 namespace spiketime::io {
 namespace {
@@ -31,7 +32,10 @@ uint32_t crc32_of(const std::string& bytes) {
 }
 
 void write_bytes_atomically(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp";
+  // A name of its own per process and write: two processes writing the same
+  // file never share a temporary (they did: one failed on the other's).
+  static std::atomic<unsigned> writes{0};
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(writes.fetch_add(1));
   FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) throw InputError(path + ": cannot write (" + std::strerror(errno) + ")");
   const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fflush(f) == 0 &&

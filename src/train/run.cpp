@@ -1,12 +1,21 @@
 #include "spiketime/run.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
 #include "io/container.hpp"
 #include "io/model_file.hpp"
 #include "spiketime/error.hpp"
+#include "spiketime/json_text.hpp"
 #include "spiketime/simd.hpp"
 
 namespace spiketime {
@@ -73,10 +82,16 @@ namespace {
 
 // The checkpoint file: the container of io/container.hpp with the magic
 // below, a header {model, config, epochs_done, best_epoch, best_score,
-// steps}, and the arrays: each layer's weights (unpadded, as in model files),
-// then the optimizer state as Trainer::optimizer_state() gives it (one array
-// per layer for the first moment, then one per layer for the second, empty
-// under SGD).
+// steps}, and the arrays: each layer's weights (unpadded, as in model
+// files), then the optimizer state as Trainer::optimizer_state() gives it
+// (one array per layer for the first moment, then one per layer for the
+// second, empty under SGD), then the best epoch's weights (once there is
+// one). The checkpoint is the run's commit point: an epoch writes its
+// metrics line, then the checkpoint, then model.bin; resume cuts
+// metrics.jsonl back to the checkpoint's epochs and rewrites model.bin from
+// its best weights, so a kill at any moment leaves a run that resumes to the
+// files of an uninterrupted one. (Checkpoints without the best weights, from
+// before they were added, still resume; their model.bin stays as it is.)
 const std::string kCheckpointMagic = "SPIKETIME-CHECKPOINT\n";
 constexpr int kCheckpointVersion = 1;
 
@@ -92,9 +107,11 @@ struct Checkpoint {
   int64_t steps = 0;
   Model model;
   std::vector<std::vector<double>> optimizer_state;
+  std::vector<std::vector<double>> best_weights;  // packed, per layer; empty before the first best epoch
 };
 
-void write_checkpoint(const std::string& path, const Trainer& trainer, const TrainConfig& config, const Progress& p) {
+void write_checkpoint(const std::string& path, const Trainer& trainer, const TrainConfig& config, const Progress& p,
+                      const std::vector<std::vector<double>>& best_weights) {
   const json header = {{"model", io::model_header(trainer.model())},
                        {"config", config_to_json(config)},
                        {"epochs_done", p.epochs_done},
@@ -106,7 +123,22 @@ void write_checkpoint(const std::string& path, const Trainer& trainer, const Tra
   for (auto& a : trainer.optimizer_state()) packed.push_back(std::move(a));
   std::vector<const std::vector<double>*> arrays;
   for (const auto& a : packed) arrays.push_back(&a);
+  for (const auto& a : best_weights) arrays.push_back(&a);
   io::write_container(path, kCheckpointMagic, kCheckpointVersion, header, arrays);
+}
+
+// An integer header field in [lo, hi]; InputError naming it otherwise.
+int64_t header_integer(const json& header, const char* key, int64_t lo, int64_t hi, const std::string& path) {
+  const auto it = header.find(key);
+  if (it == header.end() || !it->is_number_integer()) {
+    throw InputError(path + ": checkpoint field '" + key + "' must be an integer");
+  }
+  const int64_t x = it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(hi) ? hi + 1 : it->get<int64_t>();
+  if (x < lo || x > hi) {
+    throw InputError(path + ": checkpoint field '" + key + "' must be from " + std::to_string(lo) + " to " +
+                     std::to_string(hi));
+  }
+  return x;
 }
 
 Checkpoint read_checkpoint(const std::string& path) {
@@ -115,30 +147,49 @@ Checkpoint read_checkpoint(const std::string& path) {
   Checkpoint k;
   json model_header;
   try {
-    k.config = default_config(c.header.at("config").at("dataset").get<std::string>());
-    apply_config(k.config, c.header.at("config"), path);
-    k.progress.epochs_done = c.header.at("epochs_done").get<int>();
-    k.progress.best_epoch = c.header.at("best_epoch").get<int>();
-    k.progress.best_score = c.header.at("best_score").get<double>();
-    k.steps = c.header.at("steps").get<int64_t>();
+    const json& config = c.header.at("config");
+    k.config = default_config(config.at("dataset").get<std::string>());
+    apply_config(k.config, config, path);
+    validate_config(k.config);
     model_header = c.header.at("model");
+    const json& score = c.header.at("best_score");
+    if (!score.is_number() || !(score.get<double>() >= -1.0 && score.get<double>() <= 1.0)) {
+      throw InputError(path + ": checkpoint field 'best_score' must be a number from -1 to 1");
+    }
+    k.progress.best_score = score.get<double>();
   } catch (const json::exception& e) {
     throw InputError(path + ": invalid checkpoint header (" + std::string(e.what()) + ")");
   }
+  k.progress.epochs_done = static_cast<int>(header_integer(c.header, "epochs_done", 0, k.config.epochs, path));
+  k.progress.best_epoch = static_cast<int>(header_integer(c.header, "best_epoch", 0, k.progress.epochs_done, path));
+  k.steps = header_integer(c.header, "steps", 0, int64_t{1} << 53, path);
   const std::size_t n_layers = k.config.hidden.size() + 1;
-  if (c.arrays.size() != 3 * n_layers) throw InputError(path + ": holds the wrong number of arrays");
+  const bool with_best = c.arrays.size() == 4 * n_layers;
+  if (c.arrays.size() != 3 * n_layers && !with_best) throw InputError(path + ": holds the wrong number of arrays");
+  if (with_best && k.progress.best_epoch == 0) {
+    throw InputError(path + ": the best epoch's weights do not match its header");
+  }
   for (std::size_t l = 0; l < n_layers; ++l) {
     const std::size_t size = c.arrays[l].size();
     const std::size_t second = k.config.optimizer == "adam" ? size : 0;
-    if (c.arrays[n_layers + l].size() != size || c.arrays[2 * n_layers + l].size() != second) {
-      throw InputError(path + ": optimizer state of layer " + std::to_string(l) + " does not fit its weights");
+    if (c.arrays[n_layers + l].size() != size || c.arrays[2 * n_layers + l].size() != second ||
+        (with_best && c.arrays[3 * n_layers + l].size() != size)) {
+      throw InputError(path + ": optimizer state or best weights of layer " + std::to_string(l) +
+                       " do not fit its weights");
     }
   }
-  std::vector<std::vector<double>> weights(std::make_move_iterator(c.arrays.begin()),
-                                           std::make_move_iterator(c.arrays.begin() + static_cast<long>(n_layers)));
-  k.model = io::model_from(model_header, std::move(weights), path);
-  k.optimizer_state.assign(std::make_move_iterator(c.arrays.begin() + static_cast<long>(n_layers)),
-                           std::make_move_iterator(c.arrays.end()));
+  const auto take = [&](std::size_t first, std::size_t count) {
+    return std::vector<std::vector<double>>(std::make_move_iterator(c.arrays.begin() + static_cast<long>(first)),
+                                            std::make_move_iterator(c.arrays.begin() + static_cast<long>(first + count)));
+  };
+  k.model = io::model_from(model_header, take(0, n_layers), path);
+  k.optimizer_state = take(n_layers, 2 * n_layers);
+  if (with_best) k.best_weights = take(3 * n_layers, n_layers);
+  for (const auto& layer : k.best_weights) {
+    for (double w : layer) {
+      if (!std::isfinite(w)) throw InputError(path + ": a best-epoch weight is not finite");
+    }
+  }
   return k;
 }
 
@@ -150,12 +201,69 @@ std::string metrics_prefix(const std::string& path, int lines) {
   return out;
 }
 
+// An exclusive lock (flock) on <dir>/lock for as long as a run is open on
+// dir: a second run on it, in this process or another, is refused with a
+// line naming the holder. The kernel drops the lock when the holder exits,
+// killed or not; the file stays.
+class RunLock {
+ public:
+  explicit RunLock(const std::string& dir) {
+    const std::string path = dir + "/lock";
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw InputError(path + ": cannot open (" + std::strerror(errno) + ")");
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      char text[256] = {};
+      const ssize_t n = ::pread(fd_, text, sizeof text - 1, 0);
+      std::string holder(text, n > 0 ? static_cast<std::size_t>(n) : 0);
+      while (!holder.empty() && (holder.back() == '\n' || holder.back() == '\0')) holder.pop_back();
+      ::close(fd_);
+      throw InputError(dir + ": in use by another run (" + (holder.empty() ? "holder unknown" : holder) +
+                       "); wait for it to end or choose another directory");
+    }
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    const std::string me = "pid " + std::to_string(::getpid()) + " on " + host + "\n";
+    if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, me.data(), me.size(), 0) != static_cast<ssize_t>(me.size())) {
+      // The lock holds without the note; only the refusal's message loses the holder.
+    }
+  }
+  ~RunLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+// Fault injection for the tests of resume: with SPIKETIME_KILL_AFTER set to
+// "<write>:<epoch>" (write: metrics, checkpoint or model), the process ends
+// at once after that write of that epoch, as kill -9 would end it there.
+void exit_here_if_asked(const char* write, int epoch) {
+  static const char* const spec = std::getenv("SPIKETIME_KILL_AFTER");
+  if (spec && std::string(spec) == std::string(write) + ":" + std::to_string(epoch)) std::_Exit(137);
+}
+
+// The files of a run, in the order a fresh start removes them under --force.
+constexpr const char* kRunFiles[] = {"checkpoint.bin", "model.bin", "metrics.jsonl", "config.json"};
+
+std::string run_files_in(const std::string& dir) {
+  std::string found;
+  for (const char* name : kRunFiles) {
+    if (fs::exists(dir + "/" + name)) found += (found.empty() ? "" : ", ") + std::string(name);
+  }
+  return found;
+}
+
 }  // namespace
 
 struct TrainingRun::State {
   std::string dir, checkpoint_path, metrics_path, model_path;
+  std::unique_ptr<RunLock> lock;
   TrainConfig config;
   Progress progress;
+  std::vector<std::vector<double>> best_weights;  // packed, per layer, of the best epoch so far
   DataSplits data;
   std::unique_ptr<ThreadPool> pool;
   std::unique_ptr<Trainer> trainer;
@@ -175,38 +283,78 @@ struct TrainingRun::State {
     model.provenance = {{"config", config_to_json(config)}};
     trainer = std::make_unique<Trainer>(config, std::move(model), *pool);
   }
+  // model.bin as of the best epoch: the trainer's model with the best weights.
+  void save_best() const {
+    Model best = trainer->model();
+    for (std::size_t l = 0; l < best.net.layers.size(); ++l) {
+      best.net.layers[l].weights = best.net.layers[l].padded(best_weights[l]);
+    }
+    best.provenance["epoch"] = progress.best_epoch;
+    save_model(best, model_path);
+  }
 };
 
 TrainingRun::TrainingRun(std::unique_ptr<State> state) : state_(std::move(state)) {}
 TrainingRun::TrainingRun(TrainingRun&&) noexcept = default;
 TrainingRun::~TrainingRun() = default;
 
-TrainingRun TrainingRun::start(const TrainConfig& config, const std::string& dir) {
+TrainingRun TrainingRun::start(const TrainConfig& config, const std::string& dir, bool force) {
   if (dir.empty()) throw InputError("the run directory: required");
   validate_config(config);
-  if (fs::exists(dir + "/checkpoint.bin")) {
-    throw InputError(dir + ": already holds a run; continue it (resume) or choose another directory");
-  }
+  const auto refuse_another_run = [&] {
+    if (const std::string found = run_files_in(dir); !found.empty() && !force) {
+      throw InputError(dir + ": holds another run (" + found +
+                       "); continue it (resume), start it over (--force), or choose another directory");
+    }
+  };
+  refuse_another_run();
   auto state = std::make_unique<State>(dir, config);
   Model initial = build_model(config, state->data.train);
   // Only now that config and data are good does the run directory appear.
   std::error_code error;
   fs::create_directories(dir, error);
   if (error) throw InputError(dir + ": cannot create (" + error.message() + ")");
+  state->lock = std::make_unique<RunLock>(dir);
+  refuse_another_run();  // again under the lock: another start may have come first
+  for (const char* name : kRunFiles) fs::remove(dir + "/" + name, error);  // --force: nothing of the old run stays
   io::write_text_atomically(dir + "/config.json", config_to_json(config).dump(2) + "\n");
   state->make_trainer(std::move(initial));
   return TrainingRun(std::move(state));
 }
 
 TrainingRun TrainingRun::resume(const std::string& dir, int epochs) {
-  Checkpoint k = read_checkpoint(dir + "/checkpoint.bin");
+  if (!fs::is_directory(dir)) throw InputError(dir + ": not found (nothing to resume)");
+  auto lock = std::make_unique<RunLock>(dir);
+  const std::string checkpoint = dir + "/checkpoint.bin";
+  if (!fs::exists(checkpoint) && fs::exists(dir + "/config.json")) {
+    // Stopped before its first epoch finished: start again from its config.
+    TrainConfig config = resolve_config(parse_json(io::read_regular_file(dir + "/config.json", 1 << 20), dir + "/config.json"),
+                                        dir + "/config.json", {}, "", epochs);
+    auto state = std::make_unique<State>(dir, config);
+    state->lock = std::move(lock);
+    state->make_trainer(build_model(config, state->data.train));
+    for (const char* name : {"model.bin", "metrics.jsonl"}) fs::remove(dir + "/" + name);
+    return TrainingRun(std::move(state));
+  }
+  Checkpoint k = read_checkpoint(checkpoint);
+  if (epochs > 0 && epochs < k.progress.epochs_done) {
+    throw InputError("--epochs " + std::to_string(epochs) + ": the run in " + dir + " has already done " +
+                     std::to_string(k.progress.epochs_done));
+  }
   if (epochs > 0) k.config.epochs = epochs;
   validate_config(k.config);
   auto state = std::make_unique<State>(dir, k.config);
+  state->lock = std::move(lock);
   state->progress = k.progress;
   state->make_trainer(std::move(k.model));
   state->trainer->restore_optimizer_state(k.optimizer_state, k.steps);
+  // The files move back to the checkpoint: a kill after a later epoch's
+  // metrics line, before its checkpoint, left one line too many; a kill
+  // after the checkpoint, before model.bin, left the previous best there.
   state->metrics = metrics_prefix(state->metrics_path, k.progress.epochs_done);
+  io::write_text_atomically(state->metrics_path, state->metrics);
+  state->best_weights = std::move(k.best_weights);
+  if (!state->best_weights.empty()) state->save_best();
   return TrainingRun(std::move(state));
 }
 
@@ -240,9 +388,8 @@ RunResult TrainingRun::run(int stop_after, const Callbacks& callbacks) {
       s.progress.best_score = score;
       s.progress.best_epoch = epoch + 1;
       report.new_best = true;
-      Model best = trainer.model();
-      best.provenance["epoch"] = epoch + 1;
-      save_model(best, s.model_path);
+      s.best_weights.clear();
+      for (const Layer& l : trainer.model().net.layers) s.best_weights.push_back(l.packed(l.weights));
     }
     report.metrics = {{"epoch", epoch + 1},
                       {"lr", trainer.learning_rate(epoch)},
@@ -259,9 +406,15 @@ RunResult TrainingRun::run(int stop_after, const Callbacks& callbacks) {
                       {"simd_target", active_target()},
                       {"samples_per_second", static_cast<double>(report.train.n) / report.seconds}};
     s.metrics += report.metrics.dump() + "\n";
-    io::write_text_atomically(s.metrics_path, s.metrics);
     s.progress.epochs_done = epoch + 1;
-    write_checkpoint(s.checkpoint_path, trainer, s.config, s.progress);
+    // The metrics line, the checkpoint (the commit point), then model.bin:
+    // resume can cut back the first and rewrite the last.
+    io::write_text_atomically(s.metrics_path, s.metrics);
+    exit_here_if_asked("metrics", epoch + 1);
+    write_checkpoint(s.checkpoint_path, trainer, s.config, s.progress, s.best_weights);
+    exit_here_if_asked("checkpoint", epoch + 1);
+    if (report.new_best) s.save_best();
+    exit_here_if_asked("model", epoch + 1);
     ++ran;
     result.last_metrics = report.metrics;
     if (callbacks.epoch_done) callbacks.epoch_done(report);

@@ -148,8 +148,13 @@ def test_train_writes_the_run_of_the_cli(tmp_path):
     with pytest.raises(ValueError, match="lr"):
         spiketime.train(str(tmp_path / "config.json"), tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
-    with pytest.raises(ValueError, match="already holds a run"):
+    with pytest.raises(ValueError, match="holds another run"):
         spiketime.train(SMALL, tmp_path / "py", progress=False)
+    with pytest.raises(ValueError, match="force"):
+        spiketime.train(None, tmp_path / "py", resume=True, force=True)
+    restarted = spiketime.train(dict(SMALL, seed=2), tmp_path / "py", progress=False, force=True)
+    assert restarted["finished"]
+    assert (tmp_path / "py" / "model.bin").read_bytes() != (tmp_path / "cli" / "model.bin").read_bytes()
     with pytest.raises(ValueError, match="unknown"):
         spiketime.train({"dataset": "yinyang", "hiden": [3]}, tmp_path / "typo")
 

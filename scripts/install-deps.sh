@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages spiketime builds, tests and trains with;
+# Installs the Debian packages spiketime builds, tests, fuzzes (clang) and trains with;
 # with --experiments also what experiments/ plots with (matplotlib). Idempotent: asks apt only for what is missing.
 set -euo pipefail
 packages=(
@@ -7,6 +7,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev zlib1g-dev libopenblas-dev libhwy-dev
   pkg-config libhdf5-dev pybind11-dev python3-dev
+  clang libclang-rt-14-dev
   python3 python3-numpy python3-h5py python3-pytest python3-torch libopenblas0-pthread
   dataset-fashion-mnist
 )

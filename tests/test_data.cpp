@@ -118,7 +118,11 @@ TEST_F(IdxFiles, RejectsBrokenFilesNamingThem) {
   expect_rejected(write("size", images(0x803, 2, 32, 32, 2 * 1024)), good_lbl, "size", "32x32, expected 28x28");
   expect_rejected(write("extra", images(0x803, 2, 28, 28, 2 * 784 + 5)), good_lbl, "extra", "after the last image");
   expect_rejected(good_img, write("bad-label", labels(0x801, 2, 12)), "bad-label", "label 12");
-  expect_rejected((dir / "missing").string(), good_lbl, "missing", "cannot open");
+  expect_rejected((dir / "missing").string(), good_lbl, "missing", "not found");
+  expect_rejected(dir.string(), good_lbl, dir.string(), "is not a regular file");
+  // A header claiming 9,999,999 images over one image of data: "truncated",
+  // with memory for what the file holds (it took 7.7 GB first).
+  expect_rejected(write("claims", images(0x803, 9999999, 28, 28, 784)), good_lbl, "claims", "truncated");
 }
 
 TEST(Splits, MissingDataSaysWhatToRun) {

@@ -71,13 +71,21 @@ const std::vector<Field>& fields() {
   throw InputError(source + ": config key '" + key + "': " + problem);
 }
 
+// A value for an error message: invalid UTF-8 replaced (dump() would throw
+// on it: a `--set` byte string crashed the reader), long values cut.
+std::string shown(const json& v) {
+  std::string text = v.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (text.size() > 60) text = text.substr(0, 57) + "...";
+  return text;
+}
+
 double number(const json& v, const std::string& source, const std::string& key) {
-  if (!v.is_number()) bad(source, key, "expected a number, got " + v.dump());
+  if (!v.is_number()) bad(source, key, "expected a number, got " + shown(v));
   return v.get<double>();
 }
 
 int integer(const json& v, const std::string& source, const std::string& key) {
-  if (!v.is_number_integer()) bad(source, key, "expected an integer, got " + v.dump());
+  if (!v.is_number_integer()) bad(source, key, "expected an integer, got " + shown(v));
   const auto x = v.get<long long>();
   if (x < -2'000'000'000LL || x > 2'000'000'000LL) bad(source, key, "out of range");
   return static_cast<int>(x);
@@ -89,14 +97,14 @@ void set_field(TrainConfig& c, const Field& f, const json& v, const std::string&
       [&](auto member) {
         using T = std::remove_reference_t<decltype(c.*member)>;
         if constexpr (std::is_same_v<T, std::string>) {
-          if (!v.is_string()) bad(source, key, "expected a string, got " + v.dump());
+          if (!v.is_string()) bad(source, key, "expected a string, got " + shown(v));
           c.*member = v.get<std::string>();
         } else if constexpr (std::is_same_v<T, double>) {
           c.*member = number(v, source, key);
         } else if constexpr (std::is_same_v<T, int>) {
           c.*member = integer(v, source, key);
         } else if constexpr (std::is_same_v<T, std::int64_t>) {
-          if (!v.is_number_integer()) bad(source, key, "expected an integer, got " + v.dump());
+          if (!v.is_number_integer()) bad(source, key, "expected an integer, got " + shown(v));
           c.*member = v.get<std::int64_t>();
         } else {
           using E = typename T::value_type;
@@ -161,6 +169,11 @@ void apply_setting(TrainConfig& config, const std::string& assignment) {
     const auto first = text.find_first_not_of(" \t");
     if (first != std::string::npos && (text[first] == '[' || text[first] == '{')) throw;  // meant as JSON
     value = text;  // a bare word is a string
+    try {
+      (void)value.dump();
+    } catch (const json::type_error&) {
+      throw InputError("--set " + key + ": the value is not valid UTF-8 text");
+    }
   }
   set_field(config, find_field(key, "--set"), value, "--set");
 }

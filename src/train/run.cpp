@@ -13,6 +13,7 @@
 #include <fstream>
 
 #include "io/container.hpp"
+#include "train/checkpoint.hpp"
 #include "io/model_file.hpp"
 #include "spiketime/error.hpp"
 #include "spiketime/json_text.hpp"
@@ -26,7 +27,11 @@ using nlohmann::json;
 TrainConfig resolve_config(const json& object, const std::string& source, const std::vector<std::string>& settings,
                            const std::string& dataset, int epochs) {
   if (!object.is_object()) throw InputError(source + ": a config must be a JSON object");
-  std::string name = object.value("dataset", std::string("mnist"));
+  std::string name = "mnist";
+  if (const auto it = object.find("dataset"); it != object.end()) {
+    if (!it->is_string()) throw InputError(source + ": config key 'dataset': expected a string");  // found by fuzz_config
+    name = it->get<std::string>();
+  }
   for (const auto& s : settings) {
     if (s.rfind("dataset=", 0) == 0) name = s.substr(8);
   }
@@ -46,8 +51,14 @@ json evaluation_report(const Model& model, const std::string& dataset, const std
     throw InputError("split: '" + split + "' is not one of train, validation, test");
   }
   std::int64_t validation_size = default_config(dataset).validation_size;
-  if (model.provenance.contains("config") && model.provenance["config"].is_object()) {
-    validation_size = model.provenance["config"].value("validation_size", validation_size);
+  // The split the model was trained with, when its provenance says (a value
+  // of another type, or out of range, is ignored: provenance is a record).
+  if (const auto config = model.provenance.find("config"); config != model.provenance.end() && config->is_object()) {
+    const auto size = config->find("validation_size");
+    if (size != config->end() && size->is_number_integer() && size->get<int64_t>() >= 0 &&
+        size->get<int64_t>() <= 10'000'000) {
+      validation_size = size->get<int64_t>();
+    }
   }
   const DataSplits splits =
       load_splits(dataset, data_dir.empty() ? default_data_dir() : data_dir, static_cast<std::size_t>(validation_size));
@@ -79,119 +90,6 @@ json evaluation_report(const Model& model, const std::string& dataset, const std
 }
 
 namespace {
-
-// The checkpoint file: the container of io/container.hpp with the magic
-// below, a header {model, config, epochs_done, best_epoch, best_score,
-// steps}, and the arrays: each layer's weights (unpadded, as in model
-// files), then the optimizer state as Trainer::optimizer_state() gives it
-// (one array per layer for the first moment, then one per layer for the
-// second, empty under SGD), then the best epoch's weights (once there is
-// one). The checkpoint is the run's commit point: an epoch writes its
-// metrics line, then the checkpoint, then model.bin; resume cuts
-// metrics.jsonl back to the checkpoint's epochs and rewrites model.bin from
-// its best weights, so a kill at any moment leaves a run that resumes to the
-// files of an uninterrupted one. (Checkpoints without the best weights, from
-// before they were added, still resume; their model.bin stays as it is.)
-const std::string kCheckpointMagic = "SPIKETIME-CHECKPOINT\n";
-constexpr int kCheckpointVersion = 1;
-
-struct Progress {
-  int epochs_done = 0;
-  int best_epoch = 0;
-  double best_score = -1.0;
-};
-
-struct Checkpoint {
-  TrainConfig config;
-  Progress progress;
-  int64_t steps = 0;
-  Model model;
-  std::vector<std::vector<double>> optimizer_state;
-  std::vector<std::vector<double>> best_weights;  // packed, per layer; empty before the first best epoch
-};
-
-void write_checkpoint(const std::string& path, const Trainer& trainer, const TrainConfig& config, const Progress& p,
-                      const std::vector<std::vector<double>>& best_weights) {
-  const json header = {{"model", io::model_header(trainer.model())},
-                       {"config", config_to_json(config)},
-                       {"epochs_done", p.epochs_done},
-                       {"best_epoch", p.best_epoch},
-                       {"best_score", p.best_score},
-                       {"steps", trainer.steps()}};
-  std::vector<std::vector<double>> packed;
-  for (const Layer& l : trainer.model().net.layers) packed.push_back(l.packed(l.weights));
-  for (auto& a : trainer.optimizer_state()) packed.push_back(std::move(a));
-  std::vector<const std::vector<double>*> arrays;
-  for (const auto& a : packed) arrays.push_back(&a);
-  for (const auto& a : best_weights) arrays.push_back(&a);
-  io::write_container(path, kCheckpointMagic, kCheckpointVersion, header, arrays);
-}
-
-// An integer header field in [lo, hi]; InputError naming it otherwise.
-int64_t header_integer(const json& header, const char* key, int64_t lo, int64_t hi, const std::string& path) {
-  const auto it = header.find(key);
-  if (it == header.end() || !it->is_number_integer()) {
-    throw InputError(path + ": checkpoint field '" + key + "' must be an integer");
-  }
-  const int64_t x = it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(hi) ? hi + 1 : it->get<int64_t>();
-  if (x < lo || x > hi) {
-    throw InputError(path + ": checkpoint field '" + key + "' must be from " + std::to_string(lo) + " to " +
-                     std::to_string(hi));
-  }
-  return x;
-}
-
-Checkpoint read_checkpoint(const std::string& path) {
-  if (!fs::exists(path)) throw InputError(path + ": not found (nothing to resume)");
-  io::Container c = io::read_container(path, kCheckpointMagic, kCheckpointVersion);
-  Checkpoint k;
-  json model_header;
-  try {
-    const json& config = c.header.at("config");
-    k.config = default_config(config.at("dataset").get<std::string>());
-    apply_config(k.config, config, path);
-    validate_config(k.config);
-    model_header = c.header.at("model");
-    const json& score = c.header.at("best_score");
-    if (!score.is_number() || !(score.get<double>() >= -1.0 && score.get<double>() <= 1.0)) {
-      throw InputError(path + ": checkpoint field 'best_score' must be a number from -1 to 1");
-    }
-    k.progress.best_score = score.get<double>();
-  } catch (const json::exception& e) {
-    throw InputError(path + ": invalid checkpoint header (" + std::string(e.what()) + ")");
-  }
-  k.progress.epochs_done = static_cast<int>(header_integer(c.header, "epochs_done", 0, k.config.epochs, path));
-  k.progress.best_epoch = static_cast<int>(header_integer(c.header, "best_epoch", 0, k.progress.epochs_done, path));
-  k.steps = header_integer(c.header, "steps", 0, int64_t{1} << 53, path);
-  const std::size_t n_layers = k.config.hidden.size() + 1;
-  const bool with_best = c.arrays.size() == 4 * n_layers;
-  if (c.arrays.size() != 3 * n_layers && !with_best) throw InputError(path + ": holds the wrong number of arrays");
-  if (with_best && k.progress.best_epoch == 0) {
-    throw InputError(path + ": the best epoch's weights do not match its header");
-  }
-  for (std::size_t l = 0; l < n_layers; ++l) {
-    const std::size_t size = c.arrays[l].size();
-    const std::size_t second = k.config.optimizer == "adam" ? size : 0;
-    if (c.arrays[n_layers + l].size() != size || c.arrays[2 * n_layers + l].size() != second ||
-        (with_best && c.arrays[3 * n_layers + l].size() != size)) {
-      throw InputError(path + ": optimizer state or best weights of layer " + std::to_string(l) +
-                       " do not fit its weights");
-    }
-  }
-  const auto take = [&](std::size_t first, std::size_t count) {
-    return std::vector<std::vector<double>>(std::make_move_iterator(c.arrays.begin() + static_cast<long>(first)),
-                                            std::make_move_iterator(c.arrays.begin() + static_cast<long>(first + count)));
-  };
-  k.model = io::model_from(model_header, take(0, n_layers), path);
-  k.optimizer_state = take(n_layers, 2 * n_layers);
-  if (with_best) k.best_weights = take(3 * n_layers, n_layers);
-  for (const auto& layer : k.best_weights) {
-    for (double w : layer) {
-      if (!std::isfinite(w)) throw InputError(path + ": a best-epoch weight is not finite");
-    }
-  }
-  return k;
-}
 
 // Keeps the first `lines` lines of the metrics log (those of finished epochs).
 std::string metrics_prefix(const std::string& path, int lines) {

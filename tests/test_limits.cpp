@@ -10,6 +10,7 @@
 #include "spiketime/error.hpp"
 #include "spiketime/json_text.hpp"
 #include "spiketime/network.hpp"
+#include "spiketime/run.hpp"
 #include "spiketime/thread_pool.hpp"
 
 namespace spiketime {
@@ -87,6 +88,16 @@ TEST(Limits, JsonNestingIsBounded) {
   } catch (const InputError& e) {
     EXPECT_EQ(std::string(e.what()).rfind("a[2]: malformed JSON", 0), 0u) << e.what();
   }
+}
+
+// Found by fuzz_config: both aborted with an uncaught JSON exception.
+TEST(Limits, ConfigValuesOfTheWrongKindAreInputErrors) {
+  TrainConfig c = default_config("yinyang");
+  EXPECT_THROW(apply_setting(c, "lr=0.0\xce"), InputError) << "not valid UTF-8";
+  EXPECT_THROW(apply_setting(c, "readout=\xce\xff"), InputError);
+  EXPECT_THROW(resolve_config(nlohmann::json::parse(R"({"dataset": [30, 20]})"), "config.json"), InputError);
+  EXPECT_THROW(resolve_config(nlohmann::json::parse(R"({"dataset": "yinyang", "lr": "fast"})"), "config.json"),
+               InputError);
 }
 
 }  // namespace

@@ -6,18 +6,17 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
 #include "io/container.hpp"
-#include "train/checkpoint.hpp"
 #include "io/model_file.hpp"
 #include "spiketime/error.hpp"
 #include "spiketime/json_text.hpp"
 #include "spiketime/simd.hpp"
+#include "train/checkpoint.hpp"
 
 namespace spiketime {
 
@@ -121,9 +120,8 @@ class RunLock {
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);
     const std::string me = "pid " + std::to_string(::getpid()) + " on " + host + "\n";
-    if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, me.data(), me.size(), 0) != static_cast<ssize_t>(me.size())) {
-      // The lock holds without the note; only the refusal's message loses the holder.
-    }
+    // The note only names the holder in a refusal; the lock holds without it.
+    if (::ftruncate(fd_, 0) == 0) (void)!::pwrite(fd_, me.data(), me.size(), 0);
   }
   ~RunLock() {
     if (fd_ >= 0) ::close(fd_);
@@ -226,8 +224,8 @@ TrainingRun TrainingRun::resume(const std::string& dir, int epochs) {
   const std::string checkpoint = dir + "/checkpoint.bin";
   if (!fs::exists(checkpoint) && fs::exists(dir + "/config.json")) {
     // Stopped before its first epoch finished: start again from its config.
-    TrainConfig config = resolve_config(parse_json(io::read_regular_file(dir + "/config.json", 1 << 20), dir + "/config.json"),
-                                        dir + "/config.json", {}, "", epochs);
+    const std::string path = dir + "/config.json";
+    const TrainConfig config = resolve_config(parse_json(io::read_regular_file(path, 1 << 20), path), path, {}, "", epochs);
     auto state = std::make_unique<State>(dir, config);
     state->lock = std::move(lock);
     state->make_trainer(build_model(config, state->data.train));

@@ -121,7 +121,7 @@ std::string metrics_without_timings(const fs::path& path) {
   return out;
 }
 
-// kill -9 at random moments (a fixed seed), up to three times per run, each
+// kill -9 at random moments (a fixed seed), up to three times in each of 8 runs, each
 // followed by --resume (or a fresh start when the kill came before the run
 // directory held anything to resume): every run ends with the files and the
 // report of an uninterrupted one.
@@ -137,7 +137,7 @@ TEST(Training, RunsKilledAtRandomMomentsResumeToTheUninterruptedResult) {
   std::mt19937 rng(20261130);
   std::uniform_real_distribution<double> moment(0.0, 1.1 * seconds);
   int kills = 0;
-  for (int trial = 0; trial < 12; ++trial) {
+  for (int trial = 0; trial < 8; ++trial) {
     const fs::path run = dir / ("run" + std::to_string(trial));
     const auto killed_at = [&](const std::string& args) {
       char delay[32];
@@ -160,7 +160,7 @@ TEST(Training, RunsKilledAtRandomMomentsResumeToTheUninterruptedResult) {
         << "trial " << trial;
     EXPECT_EQ(report_line(last.out, run), report_line(straight.out, dir / "straight")) << "trial " << trial;
   }
-  EXPECT_GE(kills, 6) << "enough kills must land while the run is alive (of 36 tries)";
+  EXPECT_GE(kills, 4) << "enough kills must land while the run is alive (of 24 tries)";
   // And between the writes of an epoch, where a random kill rarely lands
   // (SPIKETIME_KILL_AFTER ends the process right after the named write).
   for (const char* write : {"metrics", "checkpoint", "model"}) {

@@ -35,7 +35,7 @@ using io::h5::OwnedGroup;
 constexpr const char* kNirVersion = "1.0.7";
 // Far above any network this engine trains (a 784-800-10 export is 5 MB).
 constexpr std::uintmax_t kMaxFileBytes = std::uintmax_t{4} << 30;
-constexpr double kMaxWidth = 1 << 24;
+constexpr double kMaxWidth = static_cast<double>(kMaxNeurons);  // network.hpp, as every reader
 
 void check_time_unit(double time_unit, const std::string& what) {
   if (!(std::isfinite(time_unit) && time_unit > 0.0)) {

@@ -1,17 +1,22 @@
 #!/usr/bin/python3
-"""The ANN row of the accuracy table: a non-convolutional 784-800-10 MLP
-(ReLU, float32, softmax cross-entropy, Adam) trained on the same splits as
-spiketime (the first 50,000 training images; validation: the last 10,000;
-test: the 10,000 test images), the epoch chosen on validation.
+"""The ANN rows of the accuracy table: non-convolutional MLPs of the SNNs'
+shapes (784-800-10 and 784-800-800-10; ReLU, float32, softmax cross-entropy,
+Adam with a cosine schedule) trained on the same splits as spiketime (the
+first 50,000 training images; validation: the last 10,000; test: the 10,000
+test images), the epoch chosen on validation.
 
-    experiments/ann_baseline.py [--datasets mnist fashion-mnist] [--seeds 1 2 3] [--epochs 10] [--batch-size 128]
+    experiments/ann_baseline.py [--datasets mnist fashion-mnist] [--hidden 800 800-800] [--seeds 1 2 3]
+                                [--epochs 30] [--batch-size 128] [--lr 1e-3] [--threads N]
 
-Writes experiments/results/ann.csv. Needs Debian's python3-torch
+Writes experiments/results/ann.csv after every run, keeping its rows of other
+settings and reusing a finished run of the same settings, so an interrupted
+call loses at most the run in progress. Needs Debian's python3-torch
 (scripts/install-deps.sh --experiments). Debian's torch calls whichever BLAS
 libblas.so.3 is, the slow reference one by default, so the script re-runs
 itself with the OpenBLAS of libopenblas0-pthread first on LD_LIBRARY_PATH.
 """
 import argparse
+import csv
 import gzip
 import os
 import sys
@@ -72,11 +77,19 @@ def accuracy(model, x, y):
         return (model(x).argmax(1) == y).float().mean().item()
 
 
-def train(dataset, seed, epochs, batch_size, lr, threads):
+def mlp(hidden):
+    layers, width = [], 784
+    for h in hidden:
+        layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
+        width = h
+    return torch.nn.Sequential(*layers, torch.nn.Linear(width, 10))
+
+
+def train(dataset, hidden, seed, epochs, batch_size, lr, threads):
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     (xt, yt), (xv, yv), (xs, ys) = load(dataset)
-    model = torch.nn.Sequential(torch.nn.Linear(784, 800), torch.nn.ReLU(), torch.nn.Linear(800, 10))
+    model = mlp([int(h) for h in hidden.split("-")])
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs)
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -94,32 +107,58 @@ def train(dataset, seed, epochs, batch_size, lr, threads):
         if best is None or val > best["validation_accuracy"]:
             best = {"epoch": epoch, "validation_accuracy": val, "test_accuracy": accuracy(model, xs, ys),
                     "train_accuracy": accuracy(model, xt, yt)}
-        print(f"  {dataset} seed {seed} epoch {epoch}: validation {100 * val:.2f}%", flush=True)
-    return {"dataset": dataset, "seed": seed, "epochs": epochs, "batch_size": batch_size, "lr": lr,
+        print(f"  {dataset} 784-{hidden}-10 seed {seed} epoch {epoch}: validation {100 * val:.2f}%", flush=True)
+    return {"dataset": dataset, "hidden": hidden, "seed": seed, "epochs": epochs, "batch_size": batch_size, "lr": lr,
             "best_epoch": best["epoch"], "train_accuracy": best["train_accuracy"],
             "validation_accuracy": best["validation_accuracy"], "test_accuracy": best["test_accuracy"],
             "seconds": round(time.time() - start, 1), "torch": torch.__version__,
             "commit": common.git_commit()["commit"]}
 
 
-FIELDS = ["dataset", "seed", "epochs", "batch_size", "lr", "best_epoch", "train_accuracy", "validation_accuracy",
+FIELDS = ["dataset", "hidden", "seed", "epochs", "batch_size", "lr", "best_epoch", "train_accuracy", "validation_accuracy",
           "test_accuracy", "seconds", "torch", "commit"]
 CSV = os.path.join(common.RESULTS, "ann.csv")
+
+
+KEY = ["dataset", "hidden", "seed", "epochs", "batch_size", "lr"]
+
+
+def key(row):
+    return tuple(str(float(row[k])) if k == "lr" else str(row[k]) for k in KEY)
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"], choices=list(DATA_DIRS))
+    p.add_argument("--hidden", nargs="+", default=["800", "800-800"],
+                   help="hidden widths of each network, joined by '-' (800-800: two hidden layers)")
     p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
-    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--threads", type=int, default=os.cpu_count())
     a = p.parse_args()
-    rows = [train(d, s, a.epochs, a.batch_size, a.lr, a.threads) for d in a.datasets for s in a.seeds]
-    common.write_csv(CSV, rows, FIELDS)
-    for r in rows:
-        print(f"{r['dataset']} seed {r['seed']}: test {100 * r['test_accuracy']:.2f}% (epoch {r['best_epoch']})")
+    for h in a.hidden:
+        if not all(w.isdigit() and int(w) > 0 for w in h.split("-")):
+            common.fail(f"--hidden {h}: expected positive widths joined by '-', such as 800 or 800-800")
+    rows = []
+    if os.path.exists(CSV):
+        with open(CSV) as f:
+            rows = [dict(r, hidden=r.get("hidden") or "800") for r in csv.DictReader(f)]
+    done = {key(r): r for r in rows}
+    for d in a.datasets:
+        for h in a.hidden:
+            for s in a.seeds:
+                k = key({"dataset": d, "hidden": h, "seed": s, "epochs": a.epochs, "batch_size": a.batch_size,
+                         "lr": a.lr})
+                if k in done:
+                    r = done[k]
+                else:
+                    r = train(d, h, s, a.epochs, a.batch_size, a.lr, a.threads)
+                    rows.append(r)
+                    common.write_csv(CSV, rows, FIELDS)
+                print(f"{d} 784-{h}-10 seed {s}: test {100 * float(r['test_accuracy']):.2f}% "
+                      f"(epoch {r['best_epoch']} of {r['epochs']})", flush=True)
     print(f"wrote {os.path.relpath(CSV, common.ROOT)}")
 
 

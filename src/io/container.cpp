@@ -54,8 +54,8 @@ void write_bytes_atomically(const std::string& path, const std::string& bytes) {
 
 void write_text_atomically(const std::string& path, const std::string& text) { write_bytes_atomically(path, text); }
 
-void write_container(const std::string& path, const std::string& magic, int version, const nlohmann::json& header,
-                     const std::vector<const std::vector<double>*>& arrays) {
+std::string container_bytes(const std::string& magic, int version, const nlohmann::json& header,
+                            const std::vector<const std::vector<double>*>& arrays) {
   std::string bytes = magic;
   put_u64(bytes, static_cast<uint64_t>(version));
   const std::string text = header.dump();
@@ -68,7 +68,12 @@ void write_container(const std::string& path, const std::string& magic, int vers
   }
   const uint32_t crc = crc32_of(bytes);
   bytes.append(reinterpret_cast<const char*>(&crc), 4);
-  write_bytes_atomically(path, bytes);
+  return bytes;
+}
+
+void write_container(const std::string& path, const std::string& magic, int version, const nlohmann::json& header,
+                     const std::vector<const std::vector<double>*>& arrays) {
+  write_bytes_atomically(path, container_bytes(magic, version, header, arrays));
 }
 
 std::string read_regular_file(const std::string& path, std::uintmax_t max_bytes) {
@@ -96,7 +101,10 @@ std::string read_regular_file(const std::string& path, std::uintmax_t max_bytes)
 Container read_container(const std::string& path, const std::string& magic, int version) {
   // Far above any model or checkpoint: a 784-800-10 checkpoint is 15 MB.
   constexpr std::uintmax_t kMaxBytes = std::uintmax_t{16} << 30;
-  const std::string bytes = read_regular_file(path, kMaxBytes);
+  return parse_container(read_regular_file(path, kMaxBytes), path, magic, version);
+}
+
+Container parse_container(const std::string& bytes, const std::string& path, const std::string& magic, int version) {
   if (bytes.size() < magic.size() || bytes.compare(0, magic.size(), magic) != 0) {
     throw InputError(path + ": not a spiketime file of this kind (wrong magic number)");
   }

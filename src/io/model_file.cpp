@@ -152,15 +152,22 @@ Model model_from(const json& header, std::vector<std::vector<double>> weights, c
   return m;
 }
 
-}  // namespace io
-
-void save_model(const Model& model, const std::string& path) {
+std::string model_bytes(const Model& model) {
   std::vector<std::vector<double>> packed;
   for (const Layer& l : model.net.layers) packed.push_back(l.packed(l.weights));
   std::vector<const std::vector<double>*> arrays;
   for (const auto& a : packed) arrays.push_back(&a);
-  io::write_container(path, io::kModelMagic, kModelFormatVersion, io::model_header(model), arrays);
+  return container_bytes(kModelMagic, kModelFormatVersion, model_header(model), arrays);
 }
+
+Model model_from_bytes(const std::string& bytes, const std::string& path) {
+  Container c = parse_container(bytes, path, kModelMagic, kModelFormatVersion);
+  return model_from(c.header, std::move(c.arrays), path);
+}
+
+}  // namespace io
+
+void save_model(const Model& model, const std::string& path) { io::write_text_atomically(path, io::model_bytes(model)); }
 
 Model load_model(const std::string& path) {
   io::Container c = io::read_container(path, io::kModelMagic, kModelFormatVersion);

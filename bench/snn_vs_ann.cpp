@@ -185,6 +185,28 @@ Dataset brightest(const Dataset& data, int k) {
   return out;
 }
 
+// Training throughput in float64 and float32 (config key precision), the
+// same weights and samples, the precisions alternating, best of `repeats`.
+void precision_table(const TrainConfig& config, const Model& model, const Dataset& data, std::size_t repeats) {
+  double rate[2][3] = {};  // [float32?][threads]
+  for (std::size_t r = 0; r < repeats; ++r) {
+    for (int threads : {1, 2}) {
+      for (Precision precision : {Precision::Float64, Precision::Float32}) {
+        TrainConfig c = config;
+        c.precision = precision;
+        double& best = rate[precision == Precision::Float32][threads];
+        best = std::max(best, train_rate(c, model, data, threads, nullptr));
+      }
+    }
+  }
+  std::printf("| threads | training samples/s, float64 | float32 | float32 / float64 |\n|---|---|---|---|\n");
+  for (int threads : {1, 2}) {
+    std::printf("| %d | %.0f | %.0f | %.2f |\n", threads, rate[0][threads], rate[1][threads],
+                rate[1][threads] / rate[0][threads]);
+  }
+  std::printf("\n");
+}
+
 // This CPU's targets, best first, as "avx2, sse4, scalar".
 std::string target_list() {
   std::string out;
@@ -243,6 +265,7 @@ int run(const Options& o) {
   }
   const double train1 = train[1], train2 = train[2], ann1 = ann[1], ann2 = ann[2];
   std::printf("\n2 threads / 1 thread (training): %.2f\n\n", train2 / train1);
+  precision_table(config, model, data, o.repeats);
   std::printf("Training time per sample by phase (the best runs above, us): samples are encoding, forward, backward\n"
               "and pushes, in parallel; the optimizer step follows each batch, its rows split between the threads.\n\n");
   std::printf("| threads | samples | optimizer |\n|---|---|---|\n");

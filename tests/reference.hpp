@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <utility>
 #include <vector>
@@ -112,6 +113,44 @@ inline Layer random_layer(std::mt19937_64& rng, NeuronParams p, int n_in, int n_
   for (int n = 0; n < n_out; ++n)
     for (int j = 0; j < n_in; ++j) layer.weight(n, j) = n * gain_step + noise(rng);
   return layer;
+}
+
+// Smallest dV/dt at threshold over every spike, in units of theta/tau_m.
+inline double min_crossing_slope(const Network& net, const NetworkWorkspace& ws) {
+  double slope = std::numeric_limits<double>::infinity();
+  for (std::size_t l = 0; l < net.layers.size(); ++l) {
+    const NeuronParams& p = net.layers[l].neuron;
+    for (double current : ws.traces[l].current_at_spike) slope = std::min(slope, current / p.theta - 1.0);
+  }
+  return slope;
+}
+
+// A random multi-spike network of the given widths (inputs first) and its
+// input, whose neurons fire a few to a few tens of times at every depth, drawn
+// until none of its crossings grazes threshold (dV/dt >= 0.05 theta/tau_m):
+// near a grazing crossing the spike time is so curved in the parameters that
+// no finite difference resolves it. Leaves the forward pass in ws. Returns
+// false if 200 draws found none.
+inline bool well_conditioned_network(std::mt19937_64& rng, const NeuronParams& p, const std::vector<int>& widths,
+                                     double psp, Network& net, std::vector<std::vector<double>>& inputs,
+                                     NetworkWorkspace& ws) {
+  const double gain = 0.4 / psp;  // weights in units of the height of a single PSP
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    net = Network{};
+    net.t_end = 30.0;
+    inputs = random_inputs(rng, widths[0], 3, 12.0);
+    const SpikeTrain train = merge_spike_lists(inputs);
+    // Layer by layer, scale the weights to the number of spikes that arrive.
+    for (std::size_t l = 0; l + 1 < widths.size(); ++l) {
+      const std::size_t arriving = l == 0 ? train.size() : ws.traces[l - 1].spikes.size();
+      const double mean = gain * 18.0 / static_cast<double>(std::max<std::size_t>(arriving, 1));
+      net.layers.push_back(random_layer(rng, p, widths[l], widths[l + 1], 0.0, 0.6 * mean));
+      for_each_weight(net.layers.back(), [&](double& w) { w += mean; });
+      network_forward(net, train, ws);
+    }
+    if (ws.traces.back().spikes.size() >= 3 && min_crossing_slope(net, ws) >= 0.05) return true;
+  }
+  return false;
 }
 
 }  // namespace spiketime::testing

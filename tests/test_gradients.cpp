@@ -166,48 +166,17 @@ Objective random_objective(std::mt19937_64& rng, int n_out) {
 
 class GradientsVsFiniteDifferences : public ::testing::TestWithParam<std::tuple<double, int>> {};
 
-// Smallest dV/dt at threshold over every spike, in units of theta/tau_m.
-double min_crossing_slope(const Network& net, const NetworkWorkspace& ws) {
-  double slope = std::numeric_limits<double>::infinity();
-  for (std::size_t l = 0; l < net.layers.size(); ++l) {
-    const NeuronParams& p = net.layers[l].neuron;
-    for (double current : ws.traces[l].current_at_spike) slope = std::min(slope, current / p.theta - 1.0);
-  }
-  return slope;
-}
-
 TEST_P(GradientsVsFiniteDifferences, MultiSpikeNetworks) {
   const auto [ratio, depth] = GetParam();
   std::mt19937_64 rng(static_cast<uint64_t>(ratio * 100 + depth));
   const NeuronParams p = params_with_ratio(ratio);
   const std::vector<int> widths = depth == 2 ? std::vector<int>{6, 7, 3} : std::vector<int>{6, 7, 5, 3};
-  // Weights in units of the height of a single PSP.
-  const double psp = psp_peak(p);
-  const double gain = 0.4 / psp;
-  // Draw networks until none of their crossings grazes threshold (dV/dt >=
-  // 0.05 theta/tau_m): near a grazing crossing the spike time is so curved in
-  // the parameters that no finite difference resolves it to 1e-5.
   Network net;
   std::vector<std::vector<double>> inputs;
   NetworkWorkspace ws;
-  SpikeTrain train;
-  for (int attempt = 0;; ++attempt) {
-    ASSERT_LT(attempt, 200) << "no well-conditioned network found";
-    net = Network{};
-    net.t_end = 30.0;
-    inputs = random_inputs(rng, widths[0], 3, 12.0);
-    train = merge_spike_lists(inputs);
-    // Layer by layer, scale the weights to the number of spikes that arrive,
-    // so that neurons fire a few to a few tens of times at every depth.
-    for (std::size_t l = 0; l + 1 < widths.size(); ++l) {
-      const std::size_t arriving = l == 0 ? train.size() : ws.traces[l - 1].spikes.size();
-      const double mean = gain * 18.0 / static_cast<double>(std::max<std::size_t>(arriving, 1));
-      net.layers.push_back(random_layer(rng, p, widths[l], widths[l + 1], 0.0, 0.6 * mean));
-      for_each_weight(net.layers.back(), [&](double& w) { w += mean; });
-      network_forward(net, train, ws);
-    }
-    if (ws.traces.back().spikes.size() >= 3 && min_crossing_slope(net, ws) >= 0.05) break;
-  }
+  ASSERT_TRUE(testing::well_conditioned_network(rng, p, widths, psp_peak(p), net, inputs, ws))
+      << "no well-conditioned network found";
+  const SpikeTrain train = merge_spike_lists(inputs);
   const Objective obj = random_objective(rng, widths.back());
 
   int multi_spike_neurons = 0, two_spike_intervals = 0;

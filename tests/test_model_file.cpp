@@ -74,6 +74,17 @@ TEST_F(ModelFile, RoundTripIsExact) {
   EXPECT_EQ(r.encoding.bias_times, m.encoding.bias_times);
   EXPECT_EQ(r.dataset, "yinyang");
   EXPECT_EQ(r.provenance["epoch"], 4);
+  EXPECT_EQ(r.net.layers[0].precision(), Precision::Float64);
+  // A float32 model says so, and loads in float32 with its float64 weights.
+  Model m32 = m;
+  m32.net.set_precision(Precision::Float32);
+  save_model(m32, path);
+  const Model r32 = load_model(path);
+  for (std::size_t l = 0; l < 2; ++l) {
+    EXPECT_EQ(r32.net.layers[l].precision(), Precision::Float32);
+    EXPECT_EQ(r32.net.layers[l].weights, m.net.layers[l].weights);
+    EXPECT_EQ(r32.net.layers[l].weights32, m32.net.layers[l].weights32);
+  }
 }
 
 TEST_F(ModelFile, TruncatedCorruptedOrForeignFilesAreRejected) {
@@ -119,6 +130,8 @@ TEST_F(ModelFile, HandMadeHeadersWithAValidChecksumAreCheckedFieldByField) {
       {"/t_end", "late", "'t_end' must be a number"},
       {"/provenance", 3, "'provenance' must be an object"},
       {"/layers", nlohmann::json::object(), "'layers' must be an array"},
+      {"/precision", "float16", "'precision' unknown precision 'float16'"},
+      {"/precision", 32, "'precision' must be a string"},
   };
   for (const auto& c : cases) {
     nlohmann::json header = io::model_header(m);
@@ -158,11 +171,23 @@ TEST(Config, UnknownKeysAndWrongTypesNameTheKey) {
   c = default_config("mnist");
   apply_setting(c, "threads=100000");
   EXPECT_NE(message_of([&] { validate_config(c); }).find("'threads'"), std::string::npos);
+  // An enum: its names only.
+  c = default_config("mnist");
+  EXPECT_EQ(c.precision, Precision::Float64);
+  apply_setting(c, "precision=float32");
+  EXPECT_EQ(c.precision, Precision::Float32);
+  EXPECT_EQ(config_to_json(c)["precision"], "float32");
+  EXPECT_NE(message_of([&] { apply_setting(c, "precision=float16"); })
+                .find("'precision': unknown precision 'float16' (float64 or float32)"),
+            std::string::npos);
+  EXPECT_NE(message_of([&] { apply_config(c, {{"precision", 32}}, "run.json"); }).find("'precision': expected a string"),
+            std::string::npos);
 }
 
 TEST(Config, ResolvedConfigReadsBackToItself) {
   TrainConfig c = default_config("yinyang");
   apply_setting(c, "lr=0.01");
+  apply_setting(c, "precision=float32");
   TrainConfig d = default_config("mnist");
   apply_config(d, config_to_json(c), "resolved");
   EXPECT_EQ(config_to_json(d), config_to_json(c));

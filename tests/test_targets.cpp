@@ -113,19 +113,23 @@ TEST(Targets, SameBitsForRandomNetworks) {
         std::uniform_real_distribution<double> coef_dist(-1.0, 1.0);
         std::vector<double> coef(37);
         for (double& c : coef) c = coef_dist(rng);
-        select_target("scalar");
-        const std::vector<double> reference = everything(net, train, coef);
-        for (const std::string& t : targets) {
-          select_target(t);
-          const long k = first_difference(everything(net, train, coef), reference);
-          EXPECT_EQ(k, -1) << t << " differs from scalar at value " << k << " (ratio " << ratio << ", max_spikes "
-                           << max_spikes << ", " << widths.size() - 1 << " layers)";
+        for (Precision precision : {Precision::Float64, Precision::Float32}) {
+          net.set_precision(precision);
+          select_target("scalar");
+          const std::vector<double> reference = everything(net, train, coef);
+          for (const std::string& t : targets) {
+            select_target(t);
+            const long k = first_difference(everything(net, train, coef), reference);
+            EXPECT_EQ(k, -1) << t << " differs from scalar at value " << k << " (ratio " << ratio << ", max_spikes "
+                             << max_spikes << ", " << widths.size() - 1 << " layers, " << precision_name(precision)
+                             << ")";
+          }
+          ++cases;
         }
-        ++cases;
       }
     }
   }
-  std::cout << "[ targets ] " << cases << " networks, the same bits on:";
+  std::cout << "[ targets ] " << cases << " networks and precisions, the same bits on:";
   for (const std::string& t : targets) std::cout << ' ' << t;
   std::cout << "\n";
 }
@@ -137,9 +141,11 @@ TEST(Targets, SameWeightsAfterTraining) {
   // runs under qemu (scripts/test-aarch64.sh), where threads hang.
   KeepTarget keep;
   const Dataset data = make_yinyang(400, 5);
-  for (const char* optimizer : {"adam", "sgd"}) {
+  for (const auto& [optimizer, precision] : {std::pair{"adam", Precision::Float64}, std::pair{"sgd", Precision::Float64},
+                                              std::pair{"adam", Precision::Float32}}) {
     TrainConfig c = default_config("yinyang");
     c.optimizer = optimizer;
+    c.precision = precision;
     c.lr = std::string(optimizer) == "sgd" ? 0.01 : 3e-3;
     c.hidden = {45};
     std::vector<std::vector<double>> reference;
@@ -159,7 +165,8 @@ TEST(Targets, SameWeightsAfterTraining) {
         continue;
       }
       for (std::size_t l = 0; l < weights.size(); ++l) {
-        EXPECT_EQ(first_difference(weights[l], reference[l]), -1) << optimizer << " on " << t << ", layer " << l;
+        EXPECT_EQ(first_difference(weights[l], reference[l]), -1)
+            << optimizer << " in " << precision_name(precision) << " on " << t << ", layer " << l;
       }
     }
   }

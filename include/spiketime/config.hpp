@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "spiketime/layer.hpp"        // SpikeLimits
+#include "spiketime/layer.hpp"        // SpikeLimits, Precision
 #include "spiketime/thread_pool.hpp"  // kMaxThreads
 
 namespace spiketime {
@@ -40,6 +40,7 @@ struct TrainConfig {
   int batch_size = 32;
   std::int64_t seed = 1;
   int threads = 0;  // 0: all cores; at most kMaxThreads
+  Precision precision = Precision::Float64;  // of the passes (layer.hpp); weights and optimizer stay float64
   // Guards and remedies
   double min_vdot = 1.0;      // dV/dt at threshold floored at min_vdot * theta / tau_m in the reverse pass
   double grad_clip = 0.0;     // clip the batch gradient to this L2 norm (0: off)

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "spiketime/neuron.hpp"
@@ -32,6 +33,14 @@ SpikeTrain merge_spike_lists(const std::vector<std::vector<double>>& per_neuron)
 // The inverse: one ascending list per neuron, for n_neurons neurons.
 std::vector<std::vector<double>> split_spike_train(const SpikeTrain& train, int n_neurons);
 
+// The arithmetic of the passes. Float64 is the reference (simulate, the
+// finite-difference tests); Float32 keeps weights, potentials, currents and
+// the reverse pass's sums in float32 (docs/TRAINING.md, Precision), while
+// the crossing search, the gradients and the optimizer stay float64.
+enum class Precision { Float64, Float32 };
+const char* precision_name(Precision p);           // "float64", "float32"
+Precision parse_precision(const std::string& name);  // throws InputError naming the choices
+
 struct Layer {
   // Rows are padded with zeros to a multiple of this many weights, a
   // multiple of every SIMD target's vector width, so that the vector kernels
@@ -45,6 +54,9 @@ struct Layer {
   // neuron i, so an input spike touches one contiguous row. The padding
   // (i >= n_out) stays zero. Gradients and optimizer state share the layout.
   std::vector<double> weights;
+  // In float32, a copy of weights in the same layout, which the passes read
+  // instead; empty in float64. Whoever changes weights refreshes it.
+  std::vector<float> weights32;
 
   Layer() = default;
   Layer(NeuronParams p, int inputs, int outputs)
@@ -52,6 +64,11 @@ struct Layer {
   std::size_t stride() const {
     return static_cast<std::size_t>((n_out + kRowMultiple - 1) / kRowMultiple * kRowMultiple);
   }
+  Precision precision() const { return weights32.empty() ? Precision::Float64 : Precision::Float32; }
+  void set_precision(Precision p);  // fills or frees weights32
+  // weights32[offset, offset + n) from weights (nothing in float64).
+  void refresh_float32(std::size_t offset, std::size_t n);
+  void refresh_float32() { refresh_float32(0, weights.size()); }
   double& weight(int out, int in) { return weights[static_cast<std::size_t>(in) * stride() + out]; }
   double weight(int out, int in) const { return weights[static_cast<std::size_t>(in) * stride() + out]; }
   // An array of this layout without the padding (n_in x n_out, the file

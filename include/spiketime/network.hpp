@@ -29,6 +29,10 @@ struct Network {
   std::vector<Layer> layers;
   SpikeLimits limits;  // per sample, over all layers (not saved with a model)
 
+  // Every layer's (Layer::set_precision).
+  void set_precision(Precision p) {
+    for (Layer& layer : layers) layer.set_precision(p);
+  }
   int n_inputs() const { return layers.empty() ? 0 : layers.front().n_in; }
   int n_outputs() const { return layers.empty() ? 0 : layers.back().n_out; }
   // Throws std::invalid_argument when the layer shapes or parameters do not

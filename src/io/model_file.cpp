@@ -29,7 +29,7 @@ json model_header(const Model& model) {
                       {"theta", l.neuron.theta},
                       {"max_spikes", l.neuron.max_spikes}});
   }
-  return {{"format", "spiketime model"},
+  json header = {{"format", "spiketime model"},
           {"version", kModelFormatVersion},
           {"dataset", model.dataset},
           {"features", model.n_features},
@@ -39,6 +39,11 @@ json model_header(const Model& model) {
           {"readout", {{"kind", readout_name(model.readout)}, {"tau_out", model.tau_out}}},
           {"layers", layers},
           {"provenance", model.provenance}};
+  // Only when not the default, so that float64 models keep their bytes.
+  if (!model.net.layers.empty() && model.net.layers[0].precision() == Precision::Float32) {
+    header["precision"] = precision_name(Precision::Float32);
+  }
+  return header;
 }
 
 namespace {
@@ -145,6 +150,14 @@ Model model_from(const json& header, std::vector<std::vector<double>> weights, c
     m.net.validate();
   } catch (const std::invalid_argument& e) {
     throw InputError(path + ": " + e.what());
+  }
+  if (header.contains("precision")) {
+    const std::string name = r.text(header["precision"], "precision");
+    try {
+      m.net.set_precision(parse_precision(name));
+    } catch (const InputError& e) {
+      r.fail("precision", e.what());
+    }
   }
   if (m.net.n_inputs() != m.encoding.n_inputs(m.n_features) || m.net.n_outputs() != m.n_classes) {
     throw InputError(path + ": the layers do not fit the encoding or the number of classes");

@@ -8,8 +8,10 @@
 #include <hwy/cache_control.h>
 #include <hwy/highway.h>
 
+#include <bit>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include "model/kernels.hpp"
@@ -33,7 +35,6 @@ constexpr int kLanes = static_cast<int>(hn::MaxLanes(D()));
 // 12 neurons (docs/measurements/2026-11-30-xeon-avx512-device.log).
 constexpr int kForwardBlock = 64;  // the screen's flags are 64 bits
 constexpr int kBackwardBlock = 64;
-constexpr int kBackwardVecs = kBackwardBlock / kLanes;
 static_assert(kSlopeLanes % kLanes == 0 && kForwardBlock % kLanes == 0);
 // Weight rows are prefetched this many input spikes ahead: a block visits
 // each row once per sample, so nothing else brings them in ahead of time.
@@ -42,14 +43,32 @@ static_assert(kSlopeLanes % kLanes == 0 && kForwardBlock % kLanes == 0);
 // blocks of the first port, the hidden layer's forward pass took about a
 // fifth less time with it over repeated runs on a noisy host).
 constexpr uint32_t kPrefetchAhead = 8;
-constexpr int kLineVecs = kLanes < 8 ? 8 / kLanes : 1;  // vectors a 64-byte cache line
+
+// The weights of ForwardArgs or BackwardArgs in the precision T.
+template <class T, class Args>
+const T* weights_of(const Args& a) {
+  if constexpr (std::is_same_v<T, float>) {
+    return a.weights32;
+  } else {
+    return a.weights;
+  }
+}
+
+// The float32 screen's thresholds: the float at or below theta (+inf stays
+// +inf), so that rounding flags more neurons, never fewer.
+float threshold32(double theta) {
+  float t = static_cast<float>(theta);
+  if (static_cast<double>(t) > theta) t = std::nextafter(t, 0.0f);
+  return t;
+}
 
 // Neurons [b, b + width) through all steps, `used` vectors of them (the
-// rows are padded with zeros to whole vectors, Layer::kRowMultiple). Each
-// step decays the states, then adds the weight rows of the step's input
-// spikes to the currents (a spike at exactly t0 + dt is found before the
-// jump, which cannot cause it). The state is kept twice, at the start of the
-// step and at its end, the two trading places every step.
+// rows are padded with zeros to whole vectors, Layer::kRowMultiple), in
+// float64 or float32 (T). Each step decays the states, then adds the weight
+// rows of the step's input spikes to the currents (a spike at exactly
+// t0 + dt is found before the jump, which cannot cause it). The state is
+// kept twice, at the start of the step and at its end, the two trading
+// places every step.
 //
 // The screen flags the neurons that may have crossed threshold in the step,
 // given the state (v, c) at its start and (v1, c1) at its end: a crossing
@@ -57,50 +76,89 @@ constexpr int kLineVecs = kLanes < 8 ? 8 / kLanes : 1;  // vectors a 64-byte cac
 // (< I(t0), so I(t0) >= theta) and which requires V to be falling at t0 + dt
 // (I < V). A peak also needs V rising at t0 (I > V), which holds whenever
 // V < theta <= I there: not testing it can only flag more neurons. Only the
-// flagged neurons get the exact scalar search (ResolveFn).
-template <int kVecs>
+// flagged neurons get the exact scalar search (ResolveFn), in float64 from
+// the state rounded to T.
+template <class T>
 void ForwardBlock(const ForwardArgs& a, int b, int used) {
-  const D d;
-  const double* weights = a.weights + b;
-  const double* threshold = a.threshold + b;
-  HWY_ALIGN double v[2][kVecs * kLanes], c[2][kVecs * kLanes];
+  using DT = hn::ScalableTag<T>;
+  const DT d;
+  constexpr int kTLanes = static_cast<int>(hn::MaxLanes(DT()));
+  constexpr int kVecs = kForwardBlock / kTLanes;
+  constexpr int kLineVecs = kTLanes * static_cast<int>(sizeof(T)) < 64 ? 64 / (kTLanes * static_cast<int>(sizeof(T))) : 1;
+  static_assert(kForwardBlock % kTLanes == 0 && kTLanes <= 16);
+  const T* weights = weights_of<T>(a) + b;
+  HWY_ALIGN T v[2][kVecs * kTLanes], c[2][kVecs * kTLanes];
+  // float64 reads the thresholds in place; float32 keeps a rounded copy,
+  // and widens the state of a block with a flagged neuron for ResolveFn.
+  HWY_ALIGN float threshold_copy[kForwardBlock];
+  HWY_ALIGN double v0d[kForwardBlock], c0d[kForwardBlock], v1d[kForwardBlock];
+  const auto copy_thresholds = [&] {
+    for (int i = 0; i < used * kTLanes; ++i) threshold_copy[i] = threshold32(a.threshold[b + i]);
+  };
+  const T* threshold;
+  if constexpr (std::is_same_v<T, float>) {
+    copy_thresholds();
+    threshold = threshold_copy;
+  } else {
+    threshold = a.threshold + b;
+  }
   int now = 0;
   for (int q = 0; q < used; ++q) {
-    hn::Store(hn::Zero(d), d, v[0] + q * kLanes);
-    hn::Store(hn::Zero(d), d, c[0] + q * kLanes);
+    hn::Store(hn::Zero(d), d, v[0] + q * kTLanes);
+    hn::Store(hn::Zero(d), d, c[0] + q * kTLanes);
   }
   for (uint32_t k = 0; k < a.n_steps; ++k) {
     const InputStep& s = a.steps[k];
     if (s.dt > 0.0) {
-      const V fm = hn::Set(d, s.f.m), fkappa = hn::Set(d, s.f.kappa), fs = hn::Set(d, s.f.s);
+      const auto fm = hn::Set(d, static_cast<T>(s.f.m)), fkappa = hn::Set(d, static_cast<T>(s.f.kappa)),
+                 fs = hn::Set(d, static_cast<T>(s.f.s));
       uint64_t flagged = 0;
-      const double *v0 = v[now], *c0 = c[now];
-      double *v1 = v[1 - now], *c1 = c[1 - now];
+      const T *v0 = v[now], *c0 = c[now];
+      T *v1 = v[1 - now], *c1 = c[1 - now];
       for (int q = 0; q < used; ++q) {
-        const V vq = hn::Load(d, v0 + q * kLanes), cq = hn::Load(d, c0 + q * kLanes);
-        const V v1q = hn::Add(hn::Mul(fm, vq), hn::Mul(fkappa, cq)), c1q = hn::Mul(fs, cq);
-        hn::Store(v1q, d, v1 + q * kLanes);
-        hn::Store(c1q, d, c1 + q * kLanes);
-        const V th = hn::LoadU(d, threshold + q * kLanes);
+        const auto vq = hn::Load(d, v0 + q * kTLanes), cq = hn::Load(d, c0 + q * kTLanes);
+        const auto v1q = hn::Add(hn::Mul(fm, vq), hn::Mul(fkappa, cq)), c1q = hn::Mul(fs, cq);
+        hn::Store(v1q, d, v1 + q * kTLanes);
+        hn::Store(c1q, d, c1 + q * kTLanes);
+        const auto th = hn::LoadU(d, threshold + q * kTLanes);
         const auto may_cross = hn::Or(hn::Ge(v1q, th), hn::And(hn::Lt(c1q, v1q), hn::Ge(cq, th)));
         uint8_t bits[8] = {};
         hn::StoreMaskBits(d, may_cross, bits);
-        flagged |= static_cast<uint64_t>(bits[0]) << (q * kLanes);
+        uint64_t word;
+        std::memcpy(&word, bits, sizeof word);
+        flagged |= (word & ((uint64_t{1} << kTLanes) - 1)) << (q * kTLanes);
       }
-      if (flagged != 0) a.resolve(a.context, b, k, flagged, v0, c0, v1);
+      if (flagged != 0) {
+        if constexpr (std::is_same_v<T, float>) {
+          const int n = used * kTLanes;
+          for (int i = 0; i < n; ++i) {
+            v0d[i] = v0[i];
+            c0d[i] = c0[i];
+            v1d[i] = v1[i];
+          }
+          a.resolve(a.context, b, k, flagged, v0d, c0d, v1d);
+          for (uint64_t f = flagged; f != 0; f &= f - 1) {
+            const int lane = std::countr_zero(f);
+            v1[lane] = static_cast<float>(v1d[lane]);
+          }
+          copy_thresholds();  // max_spikes may have silenced a neuron
+        } else {
+          a.resolve(a.context, b, k, flagged, v0, c0, v1);
+        }
+      }
       now = 1 - now;
     }
-    double* cn = c[now];
+    T* cn = c[now];
     for (uint32_t e = s.first; e < s.last; ++e) {
       if (e + kPrefetchAhead < a.n_inputs) {  // one prefetch a cache line
-        const double* ahead = weights + static_cast<std::size_t>(a.inputs[e + kPrefetchAhead]) * a.stride;
-        for (int q = 0; q < used; q += kLineVecs) hwy::Prefetch(ahead + q * kLanes);
+        const T* ahead = weights + static_cast<std::size_t>(a.inputs[e + kPrefetchAhead]) * a.stride;
+        for (int q = 0; q < used; q += kLineVecs) hwy::Prefetch(ahead + q * kTLanes);
       }
-      const double* row = weights + static_cast<std::size_t>(a.inputs[e]) * a.stride;
+      const T* row = weights + static_cast<std::size_t>(a.inputs[e]) * a.stride;
       hwy::Prefetch(row + kForwardBlock);
       hwy::Prefetch(row + 2 * kForwardBlock - 1);
       for (int q = 0; q < used; ++q) {
-        hn::Store(hn::Add(hn::Load(d, cn + q * kLanes), hn::LoadU(d, row + q * kLanes)), d, cn + q * kLanes);
+        hn::Store(hn::Add(hn::Load(d, cn + q * kTLanes), hn::LoadU(d, row + q * kTLanes)), d, cn + q * kTLanes);
       }
     }
   }
@@ -110,23 +168,42 @@ void ForwardLayer(const ForwardArgs& a) {
   const int n = static_cast<int>(a.n_out);
   for (int b = 0; b < n; b += kForwardBlock) {
     const int width = std::min(kForwardBlock, n - b);
-    ForwardBlock<kForwardBlock / kLanes>(a, b, (width + kLanes - 1) / kLanes);
+    if (a.weights32) {
+      constexpr int kF = static_cast<int>(hn::MaxLanes(hn::ScalableTag<float>()));
+      ForwardBlock<float>(a, b, (width + kF - 1) / kF);
+    } else {
+      ForwardBlock<double>(a, b, (width + kLanes - 1) / kLanes);
+    }
   }
 }
 
 // The reverse sweep of neurons [b, b + width), latest input first, keeping
 // the block's three sums (see layer_backward) in memory (measured faster
-// than in registers). Adds to the weight gradient and, with kInputGradient,
-// to the partial sums of dL/dt. kFull: a whole block, whose vector count is
-// a constant.
-template <bool kFull, bool kInputGradient>
+// than in registers), in float64 or float32 (T). Adds to the weight
+// gradient and, with kInputGradient, to the partial sums of dL/dt, both
+// float64. The loops go by vectors of as many T as a float64 vector holds
+// (DS), so that a float32 sum widens to one float64 vector; kFull: a whole
+// block, whose vector count is a constant.
+template <class T, bool kFull, bool kInputGradient>
 void BackwardBlock(const BackwardArgs& a, int block, int width) {
   const D d;
+  using DS = hn::Rebind<T, D>;
+  const DS ds;
+  constexpr int kBackwardVecs = kBackwardBlock / kLanes;
+  constexpr int kLineVecs = kLanes * static_cast<int>(sizeof(T)) < 64 ? 64 / (kLanes * static_cast<int>(sizeof(T))) : 1;
+  const auto wide = [&](auto x) {
+    if constexpr (std::is_same_v<T, float>) {
+      return hn::PromoteTo(d, x);
+    } else {
+      return x;
+    }
+  };
+  const T* weights = weights_of<T>(a);
   const int b = block * kBackwardBlock;
   const int used = kFull ? kBackwardVecs : (width + kLanes - 1) / kLanes;  // whole vectors: padded rows
   const uint32_t start = a.block_start[block];
   uint32_t next = a.block_start[block + 1];  // the block's spikes [start, next) are not in the sums yet
-  HWY_ALIGN double acc_m[kBackwardBlock] = {}, acc_s[kBackwardBlock] = {}, acc_kappa[kBackwardBlock] = {};
+  HWY_ALIGN T acc_m[kBackwardBlock] = {}, acc_s[kBackwardBlock] = {}, acc_kappa[kBackwardBlock] = {};
   bool active = false;
   for (std::size_t m = a.n_inputs; m-- > 0;) {
     // Output spikes enter (scalar).
@@ -135,9 +212,9 @@ void BackwardBlock(const BackwardArgs& a, int block, int width) {
       const int l = a.out_neuron[e] - b;
       const double lambda = a.lambda[e];
       const Decay& f = a.entry_decay[e];
-      acc_m[l] += lambda * f.m;
-      acc_s[l] += lambda * f.s;
-      acc_kappa[l] += lambda * f.kappa;
+      acc_m[l] += static_cast<T>(lambda * f.m);
+      acc_s[l] += static_cast<T>(lambda * f.s);
+      acc_kappa[l] += static_cast<T>(lambda * f.kappa);
       active = true;
     }
     if (!active) continue;  // no later spike of this block: nothing here depends on the input
@@ -145,13 +222,13 @@ void BackwardBlock(const BackwardArgs& a, int block, int width) {
       const std::size_t ahead = static_cast<std::size_t>(a.inputs[m - kPrefetchAhead]) * a.stride + b;
       for (int q = 0; q < used; q += kLineVecs) {
         hwy::Prefetch(a.grad_weights + ahead + q * kLanes);
-        if constexpr (kInputGradient) hwy::Prefetch(a.weights + ahead + q * kLanes);
+        if constexpr (kInputGradient) hwy::Prefetch(weights + ahead + q * kLanes);
       }
     }
     const std::size_t row = static_cast<std::size_t>(a.inputs[m]) * a.stride + b;
     for (int q = 0; q < used; ++q) {
       double* gw = a.grad_weights + row + q * kLanes;
-      hn::StoreU(hn::Add(hn::LoadU(d, gw), hn::Load(d, acc_kappa + q * kLanes)), d, gw);
+      hn::StoreU(hn::Add(hn::LoadU(d, gw), wide(hn::Load(ds, acc_kappa + q * kLanes))), d, gw);
     }
     if constexpr (kInputGradient) {
       // Neuron b + i into partial sum (b + i) % kSlopeLanes: kLanes divides
@@ -159,25 +236,27 @@ void BackwardBlock(const BackwardArgs& a, int block, int width) {
       // lanes past the layer's last neuron add w = 0 times 0.
       double* slope = a.slope + m * kSlopeLanes;
       for (int q = 0; q < used; ++q) {
-        const V w = hn::LoadU(d, a.weights + row + q * kLanes);
-        const V diff = hn::Sub(hn::Load(d, acc_s + q * kLanes), hn::Load(d, acc_kappa + q * kLanes));
+        const auto w = hn::LoadU(ds, weights + row + q * kLanes);
+        const auto diff = hn::Sub(hn::Load(ds, acc_s + q * kLanes), hn::Load(ds, acc_kappa + q * kLanes));
         double* sum = slope + (b + q * kLanes) % kSlopeLanes;
-        hn::StoreU(hn::Add(hn::LoadU(d, sum), hn::Mul(w, diff)), d, sum);
+        hn::StoreU(hn::Add(hn::LoadU(d, sum), wide(hn::Mul(w, diff))), d, sum);
       }
     }
     const Decay& f = a.shift[m];
-    const V fm = hn::Set(d, f.m), fs = hn::Set(d, f.s), fkappa = hn::Set(d, f.kappa);
+    const auto fm = hn::Set(ds, static_cast<T>(f.m)), fs = hn::Set(ds, static_cast<T>(f.s)),
+               fkappa = hn::Set(ds, static_cast<T>(f.kappa));
     for (int q = 0; q < used; ++q) {
-      const V am = hn::Load(d, acc_m + q * kLanes);
-      const V ak = hn::Load(d, acc_kappa + q * kLanes);
-      hn::Store(hn::Add(hn::Mul(fkappa, am), hn::Mul(fs, ak)), d, acc_kappa + q * kLanes);
-      hn::Store(hn::Mul(am, fm), d, acc_m + q * kLanes);
-      if constexpr (kInputGradient) hn::Store(hn::Mul(hn::Load(d, acc_s + q * kLanes), fs), d, acc_s + q * kLanes);
+      const auto am = hn::Load(ds, acc_m + q * kLanes);
+      const auto ak = hn::Load(ds, acc_kappa + q * kLanes);
+      hn::Store(hn::Add(hn::Mul(fkappa, am), hn::Mul(fs, ak)), ds, acc_kappa + q * kLanes);
+      hn::Store(hn::Mul(am, fm), ds, acc_m + q * kLanes);
+      if constexpr (kInputGradient) hn::Store(hn::Mul(hn::Load(ds, acc_s + q * kLanes), fs), ds, acc_s + q * kLanes);
     }
   }
 }
 
-void BackwardLayer(const BackwardArgs& a) {
+template <class T>
+void BackwardBlocks(const BackwardArgs& a) {
   const int n = static_cast<int>(a.n_out);
   for (int b = 0; b < n; b += kBackwardBlock) {
     const int width = std::min(kBackwardBlock, n - b);
@@ -185,12 +264,14 @@ void BackwardLayer(const BackwardArgs& a) {
     if (a.block_start[block] == a.block_start[block + 1]) continue;  // no spike: no gradient
     const bool full = width == kBackwardBlock;
     if (a.slope) {
-      full ? BackwardBlock<true, true>(a, block, width) : BackwardBlock<false, true>(a, block, width);
+      full ? BackwardBlock<T, true, true>(a, block, width) : BackwardBlock<T, false, true>(a, block, width);
     } else {
-      full ? BackwardBlock<true, false>(a, block, width) : BackwardBlock<false, false>(a, block, width);
+      full ? BackwardBlock<T, true, false>(a, block, width) : BackwardBlock<T, false, false>(a, block, width);
     }
   }
 }
+
+void BackwardLayer(const BackwardArgs& a) { a.weights32 ? BackwardBlocks<float>(a) : BackwardBlocks<double>(a); }
 
 // One vector of the optimizer step at w, m, v, g (see OptimizerArgs). The
 // arithmetic is that of the scalar formulas, operation by operation.

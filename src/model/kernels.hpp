@@ -43,8 +43,13 @@ inline constexpr int kSlopeLanes = 16;
 using ResolveFn = void (*)(void* context, int block, uint32_t step, uint64_t flagged, const double* v0,
                            const double* c0, double* v1);
 
+// Both passes run in float64, or in float32 when weights32 is given
+// (Layer::weights32): weights, potentials, currents and the reverse pass's
+// sums in float32, at twice the lanes and half the memory traffic. The
+// exact crossing search (ResolveFn) and the gradients stay float64.
 struct ForwardArgs {
-  const double* weights;  // input-major rows of `stride` (Layer::weights: padded with zeros)
+  const double* weights;    // input-major rows of `stride` (Layer::weights: padded with zeros)
+  const float* weights32;   // the same in float32, or null
   std::size_t stride;
   std::size_t n_out;
   const int32_t* inputs;  // the input spikes' neurons, in time order
@@ -59,7 +64,8 @@ struct ForwardArgs {
 void forward_layer(const ForwardArgs& args);
 
 struct BackwardArgs {
-  const double* weights;  // input-major rows of `stride` (Layer::weights: padded with zeros)
+  const double* weights;    // input-major rows of `stride` (Layer::weights: padded with zeros)
+  const float* weights32;   // the same in float32, or null
   std::size_t stride;
   std::size_t n_out;
   const int32_t* inputs;  // the input spikes' neurons, in time order

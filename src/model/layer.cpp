@@ -27,6 +27,30 @@ SpikeTrain merge_spike_lists(const std::vector<std::vector<double>>& per_neuron)
   return train;
 }
 
+const char* precision_name(Precision p) { return p == Precision::Float32 ? "float32" : "float64"; }
+
+Precision parse_precision(const std::string& name) {
+  if (name == "float64") return Precision::Float64;
+  if (name == "float32") return Precision::Float32;
+  throw InputError("unknown precision '" + name + "' (float64 or float32)");
+}
+
+void Layer::set_precision(Precision p) {
+  if (p == Precision::Float64) {
+    weights32 = {};
+    return;
+  }
+  weights32.resize(weights.size());
+  refresh_float32();
+}
+
+void Layer::refresh_float32(std::size_t offset, std::size_t n) {
+  if (weights32.empty()) return;
+  const double* __restrict from = weights.data() + offset;
+  float* __restrict to = weights32.data() + offset;
+  for (std::size_t k = 0; k < n; ++k) to[k] = static_cast<float>(from[k]);
+}
+
 std::vector<double> Layer::packed(const std::vector<double>& padded) const {
   std::vector<double> out(static_cast<std::size_t>(n_in) * n_out);
   for (std::size_t j = 0; j < static_cast<std::size_t>(n_in); ++j) {
@@ -269,7 +293,7 @@ void layer_forward(const Layer& layer, const SpikeTrain& input, double t_end, La
 
   ws.pending.clear();
   ResolveContext context{layer.neuron, trace.steps, trace, ws, solver, limits};
-  kernels::forward_layer({layer.weights.data(), layer.stride(), static_cast<std::size_t>(n), input.neurons.data(),
+  kernels::forward_layer({layer.weights.data(), layer.weights32.empty() ? nullptr : layer.weights32.data(), layer.stride(), static_cast<std::size_t>(n), input.neurons.data(),
                           static_cast<uint32_t>(input.size()), trace.steps.data(),
                           static_cast<uint32_t>(trace.steps.size()), ws.threshold.data(), resolve_flagged, &context});
   emit_spikes(trace, ws);
@@ -348,7 +372,7 @@ void layer_backward(const Layer& layer, const SpikeTrain& input, const LayerTrac
   }
   constexpr int kSums = kernels::kSlopeLanes;
   if (grad_input_times) ws.slope.assign(input.size() * kSums, 0.0);
-  kernels::backward_layer({layer.weights.data(), layer.stride(), static_cast<std::size_t>(n), input.neurons.data(),
+  kernels::backward_layer({layer.weights.data(), layer.weights32.empty() ? nullptr : layer.weights32.data(), layer.stride(), static_cast<std::size_t>(n), input.neurons.data(),
                            input.size(),
                            ws.group_start.data(), ws.order.data(), out_n, ws.entry.data(), ws.lambda.data(),
                            ws.entry_decay.data(), ws.shift.data(), grad_weights,

@@ -15,7 +15,7 @@ using nlohmann::json;
 
 namespace {
 
-using FieldPtr = std::variant<std::string TrainConfig::*, double TrainConfig::*, int TrainConfig::*,
+using FieldPtr = std::variant<std::string TrainConfig::*, Precision TrainConfig::*, double TrainConfig::*, int TrainConfig::*,
                               std::int64_t TrainConfig::*, std::vector<int> TrainConfig::*,
                               std::vector<double> TrainConfig::*>;
 struct Field {
@@ -52,6 +52,7 @@ const std::vector<Field>& fields() {
       {"batch_size", &TrainConfig::batch_size},
       {"seed", &TrainConfig::seed},
       {"threads", &TrainConfig::threads},
+      {"precision", &TrainConfig::precision},
       {"min_vdot", &TrainConfig::min_vdot},
       {"grad_clip", &TrainConfig::grad_clip},
       {"weight_decay", &TrainConfig::weight_decay},
@@ -99,6 +100,13 @@ void set_field(TrainConfig& c, const Field& f, const json& v, const std::string&
         if constexpr (std::is_same_v<T, std::string>) {
           if (!v.is_string()) bad(source, key, "expected a string, got " + shown(v));
           c.*member = v.get<std::string>();
+        } else if constexpr (std::is_same_v<T, Precision>) {
+          if (!v.is_string()) bad(source, key, "expected a string, got " + shown(v));
+          try {
+            c.*member = parse_precision(v.get<std::string>());
+          } catch (const InputError& e) {
+            bad(source, key, e.what());
+          }
         } else if constexpr (std::is_same_v<T, double>) {
           c.*member = number(v, source, key);
         } else if constexpr (std::is_same_v<T, int>) {
@@ -181,7 +189,15 @@ void apply_setting(TrainConfig& config, const std::string& assignment) {
 json config_to_json(const TrainConfig& c) {
   json out = json::object();
   for (const Field& f : fields()) {
-    std::visit([&](auto member) { out[f.key] = c.*member; }, f.member);
+    std::visit(
+        [&](auto member) {
+          if constexpr (std::is_same_v<std::remove_cvref_t<decltype(c.*member)>, Precision>) {
+            out[f.key] = precision_name(c.*member);
+          } else {
+            out[f.key] = c.*member;
+          }
+        },
+        f.member);
   }
   return out;
 }

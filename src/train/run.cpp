@@ -184,6 +184,7 @@ struct TrainingRun::State {
     Model best = trainer->model();
     for (std::size_t l = 0; l < best.net.layers.size(); ++l) {
       best.net.layers[l].weights = best.net.layers[l].padded(best_weights[l]);
+      best.net.layers[l].refresh_float32();
     }
     best.provenance["epoch"] = progress.best_epoch;
     save_model(best, model_path);

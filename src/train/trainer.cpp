@@ -181,6 +181,7 @@ struct Trainer::ThreadState : SampleState {
 Trainer::Trainer(const TrainConfig& config, Model model, ThreadPool& pool)
     : config_(config), model_(std::move(model)), pool_(pool) {
   model_.net.limits = {config_.spike_limit_per_neuron, config_.spike_limit_per_sample};
+  model_.net.set_precision(config_.precision);
   for (int t = 0; t < pool_.size(); ++t) {
     auto ts = std::make_unique<ThreadState>();
     ts->grad.reset(model_.net);
@@ -270,6 +271,7 @@ void Trainer::OptimizerPass::step(std::size_t l, std::size_t offset, std::size_t
   a.second_moment = adam ? trainer.moment2_[l].data() + offset : nullptr;
   a.gradient = g;
   kernels::optimizer_step(a);
+  trainer.model_.net.layers[l].refresh_float32(offset, n);
 }
 
 void Trainer::OptimizerPass::zero_gradient_row(std::size_t l, std::size_t row) const {

@@ -7,8 +7,9 @@ seeds in each precision, the epoch chosen on validation.
 
 Runs live in runs/experiments/precision-<p>-seed<s>/ and are reused when
 finished (an interrupted one is resumed). Writes
-experiments/results/precision.csv and precision.md (the table, with each
-run's seconds per epoch: the mean of its epochs' `seconds`).
+experiments/results/precision.csv (with each run's mean seconds per epoch,
+which depend on what else the machine ran: bench/snn_vs_ann measures the
+speed) and precision.md (the table).
 """
 import argparse
 import os
@@ -39,15 +40,14 @@ def main():
                          "run": os.path.relpath(os.path.join(common.RUNS, name), common.ROOT),
                          "command": s["run"]["command"], "commit": s["run"]["commit"], "clean": s["run"]["clean"]})
     common.write_csv(os.path.join(common.RESULTS, "precision.csv"), rows, FIELDS)
-    lines = ["| precision | test accuracy, mean ± std (seeds) | validation accuracy | seconds per epoch |",
-             "|---|---|---|---|"]
+    lines = ["| precision | test accuracy, mean ± std (seeds) | validation accuracy |", "|---|---|---|"]
     for precision in ["float64", "float32"]:
         sel = [r for r in rows if r["precision"] == precision]
         test = [100 * r["test_accuracy"] for r in sel]
         val = [100 * r["validation_accuracy"] for r in sel]
         spread = f" ± {statistics.stdev(test):.2f}" if len(test) > 1 else ""
         lines.append(f"| {precision} | {statistics.mean(test):.2f}{spread} % ({', '.join(f'{t:.2f}' for t in test)}) "
-                     f"| {statistics.mean(val):.2f} % | {statistics.mean(r['seconds_per_epoch'] for r in sel):.1f} |")
+                     f"| {statistics.mean(val):.2f} % |")
     text = "\n".join(lines) + "\n"
     common.write_atomic(os.path.join(common.RESULTS, "precision.md"), text)
     print(text + "wrote experiments/results/precision.csv and precision.md")

@@ -9,6 +9,8 @@
 #include "io/container.hpp"
 #include "io/model_file.hpp"
 #include "spiketime/config.hpp"
+#include "spiketime/dataset.hpp"
+#include "train/checkpoint.hpp"
 #include "spiketime/error.hpp"
 #include "spiketime/init.hpp"
 #include "spiketime/model.hpp"
@@ -146,6 +148,48 @@ TEST_F(ModelFile, HandMadeHeadersWithAValidChecksumAreCheckedFieldByField) {
   infinite[1][2] = std::numeric_limits<double>::infinity();
   io::write_container(path, io::kModelMagic, kModelFormatVersion, io::model_header(m), {&infinite[0], &infinite[1]});
   EXPECT_NE(message_of([&] { load_model(path); }).find("not finite"), std::string::npos);
+}
+
+TEST_F(ModelFile, HandMadeCheckpointHeadersAreCheckedFieldByField) {
+  // A checkpoint of a real trainer, its header then made wrong one field at
+  // a time through the container (the CRC stays right).
+  TrainConfig config = default_config("yinyang");
+  config.hidden = {7};
+  config.epochs = 3;
+  ThreadPool pool(1);
+  const Dataset data = make_yinyang(40, 1);
+  Trainer trainer(config, build_model(config, data), pool);
+  write_checkpoint(path, trainer, config, {2, 1, 0.5}, {});
+  const io::Container good = io::read_container(path, kCheckpointMagic, kCheckpointVersion);
+  EXPECT_EQ(read_checkpoint(path).progress.epochs_done, 2);
+  const struct {
+    const char* key;
+    nlohmann::json value;
+    const char* expected;
+  } cases[] = {
+      {"epochs_done", -5, "checkpoint field 'epochs_done' must be from 0 to 3"},
+      {"epochs_done", 4, "checkpoint field 'epochs_done' must be from 0 to 3"},
+      {"epochs_done", 1.5, "checkpoint field 'epochs_done' must be an integer"},
+      {"best_epoch", 3, "checkpoint field 'best_epoch' must be from 0 to 2"},
+      {"steps", -1, "checkpoint field 'steps' must be from 0"},
+      {"steps", nullptr, "checkpoint field 'steps' must be an integer"},
+  };
+  for (const auto& c : cases) {
+    nlohmann::json header = good.header;
+    header[c.key] = c.value;
+    std::vector<const std::vector<double>*> arrays;
+    for (const auto& a : good.arrays) arrays.push_back(&a);
+    io::write_container(path, kCheckpointMagic, kCheckpointVersion, header, arrays);
+    const std::string msg = message_of([&] { read_checkpoint(path); });
+    EXPECT_NE(msg.find(c.expected), std::string::npos) << c.key << ": " << msg;
+    EXPECT_EQ(msg.rfind(path + ": ", 0), 0u) << msg;
+  }
+  nlohmann::json header = good.header;
+  header.erase("steps");
+  std::vector<const std::vector<double>*> arrays;
+  for (const auto& a : good.arrays) arrays.push_back(&a);
+  io::write_container(path, kCheckpointMagic, kCheckpointVersion, header, arrays);
+  EXPECT_NE(message_of([&] { read_checkpoint(path); }).find("checkpoint field 'steps' is missing"), std::string::npos);
 }
 
 TEST(Config, UnknownKeysAndWrongTypesNameTheKey) {

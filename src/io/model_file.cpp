@@ -46,47 +46,45 @@ json model_header(const Model& model) {
   return header;
 }
 
+[[noreturn]] void HeaderReader::fail(const std::string& field, const std::string& problem) const {
+  throw InputError(path + ": " + kind + " '" + field + "' " + problem);
+}
+
+const json& HeaderReader::at(const json& j, const char* key, const std::string& field) const {
+  if (!j.is_object()) fail(field, "is not an object");
+  const auto it = j.find(key);
+  if (it == j.end()) fail(field.empty() ? key : field + "." + key, "is missing");
+  return *it;
+}
+
+long long HeaderReader::integer(const json& j, const std::string& field, long long lo, long long hi) const {
+  if (!j.is_number_integer()) fail(field, "must be an integer");
+  const long long x = j.is_number_unsigned() && j.get<unsigned long long>() > static_cast<unsigned long long>(hi)
+                          ? hi + 1
+                          : j.get<long long>();
+  if (x < lo || x > hi) fail(field, "must be from " + std::to_string(lo) + " to " + std::to_string(hi));
+  return x;
+}
+
+double HeaderReader::number(const json& j, const std::string& field) const {
+  if (!j.is_number()) fail(field, "must be a number");
+  const double x = j.get<double>();
+  if (!std::isfinite(x)) fail(field, "must be finite");
+  return x;
+}
+
+double HeaderReader::positive(const json& j, const std::string& field) const {
+  const double x = number(j, field);
+  if (!(x > 0.0)) fail(field, "must be positive");
+  return x;
+}
+
+std::string HeaderReader::text(const json& j, const std::string& field) const {
+  if (!j.is_string()) fail(field, "must be a string");
+  return j.get<std::string>();
+}
+
 namespace {
-
-// Header fields, each checked for type and range before anything is built
-// from it; a failure names the file and the field.
-struct HeaderReader {
-  const std::string& path;
-
-  [[noreturn]] void fail(const std::string& field, const std::string& problem) const {
-    throw InputError(path + ": header field '" + field + "' " + problem);
-  }
-  const json& at(const json& j, const char* key, const std::string& field) const {
-    if (!j.is_object()) fail(field, "is not an object");
-    const auto it = j.find(key);
-    if (it == j.end()) fail(field.empty() ? key : field + "." + key, "is missing");
-    return *it;
-  }
-  // An integer in [lo, hi].
-  long long integer(const json& j, const std::string& field, long long lo, long long hi) const {
-    if (!j.is_number_integer()) fail(field, "must be an integer");
-    const long long x = j.is_number_unsigned() && j.get<unsigned long long>() > static_cast<unsigned long long>(hi)
-                            ? hi + 1
-                            : j.get<long long>();
-    if (x < lo || x > hi) fail(field, "must be from " + std::to_string(lo) + " to " + std::to_string(hi));
-    return x;
-  }
-  double number(const json& j, const std::string& field) const {
-    if (!j.is_number()) fail(field, "must be a number");
-    const double x = j.get<double>();
-    if (!std::isfinite(x)) fail(field, "must be finite");
-    return x;
-  }
-  double positive(const json& j, const std::string& field) const {
-    const double x = number(j, field);
-    if (!(x > 0.0)) fail(field, "must be positive");
-    return x;
-  }
-  std::string text(const json& j, const std::string& field) const {
-    if (!j.is_string()) fail(field, "must be a string");
-    return j.get<std::string>();
-  }
-};
 
 // No count in a header passes kMaxNeurons (network.hpp).
 constexpr long long kMaxWidth = kMaxNeurons;

@@ -12,11 +12,6 @@ namespace spiketime {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-namespace {
-const std::string kCheckpointMagic = "SPIKETIME-CHECKPOINT\n";
-constexpr int kCheckpointVersion = 1;
-}  // namespace
-
 void write_checkpoint(const std::string& path, const Trainer& trainer, const TrainConfig& config, const Progress& p,
                       const std::vector<std::vector<double>>& best_weights) {
   const json header = {{"model", io::model_header(trainer.model())},
@@ -33,24 +28,6 @@ void write_checkpoint(const std::string& path, const Trainer& trainer, const Tra
   for (const auto& a : best_weights) arrays.push_back(&a);
   io::write_container(path, kCheckpointMagic, kCheckpointVersion, header, arrays);
 }
-
-namespace {
-
-// An integer header field in [lo, hi]; InputError naming it otherwise.
-int64_t header_integer(const json& header, const char* key, int64_t lo, int64_t hi, const std::string& path) {
-  const auto it = header.find(key);
-  if (it == header.end() || !it->is_number_integer()) {
-    throw InputError(path + ": checkpoint field '" + key + "' must be an integer");
-  }
-  const int64_t x = it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(hi) ? hi + 1 : it->get<int64_t>();
-  if (x < lo || x > hi) {
-    throw InputError(path + ": checkpoint field '" + key + "' must be from " + std::to_string(lo) + " to " +
-                     std::to_string(hi));
-  }
-  return x;
-}
-
-}  // namespace
 
 Checkpoint read_checkpoint(const std::string& path) {
   if (!fs::exists(path)) throw InputError(path + ": not found (nothing to resume)");
@@ -71,9 +48,11 @@ Checkpoint read_checkpoint(const std::string& path) {
   } catch (const json::exception& e) {
     throw InputError(path + ": invalid checkpoint header (" + std::string(e.what()) + ")");
   }
-  k.progress.epochs_done = static_cast<int>(header_integer(c.header, "epochs_done", 0, k.config.epochs, path));
-  k.progress.best_epoch = static_cast<int>(header_integer(c.header, "best_epoch", 0, k.progress.epochs_done, path));
-  k.steps = header_integer(c.header, "steps", 0, int64_t{1} << 53, path);
+  const io::HeaderReader r{path, "checkpoint field"};
+  k.progress.epochs_done = static_cast<int>(r.integer(r.at(c.header, "epochs_done", ""), "epochs_done", 0, k.config.epochs));
+  k.progress.best_epoch =
+      static_cast<int>(r.integer(r.at(c.header, "best_epoch", ""), "best_epoch", 0, k.progress.epochs_done));
+  k.steps = r.integer(r.at(c.header, "steps", ""), "steps", 0, int64_t{1} << 53);
   const std::size_t n_layers = k.config.hidden.size() + 1;
   const bool with_best = c.arrays.size() == 4 * n_layers;
   if (c.arrays.size() != 3 * n_layers && !with_best) throw InputError(path + ": holds the wrong number of arrays");

@@ -23,6 +23,9 @@ namespace spiketime {
 // its best weights, so a kill at any moment leaves a run that resumes to the
 // files of an uninterrupted one. (Checkpoints without the best weights, from
 // before they were added, still resume; their model.bin stays as it is.)
+inline const std::string kCheckpointMagic = "SPIKETIME-CHECKPOINT\n";
+inline constexpr int kCheckpointVersion = 1;
+
 struct Progress {
   int epochs_done = 0;
   int best_epoch = 0;

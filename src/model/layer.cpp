@@ -62,6 +62,19 @@ std::vector<double> Layer::packed(const std::vector<double>& padded) const {
 
 namespace {
 constexpr int kTile = 32;  // 32 x 32 doubles: two tiles fit in L1
+
+// f(i, j) for neurons [0, n_out) and inputs [first, end), in 32 x 32 tiles:
+// a transpose between the two layouts touches one tile of each at a time.
+template <class F>
+void for_each_in_tiles(int n_out, int first, int end, F&& f) {
+  for (int i0 = 0; i0 < n_out; i0 += kTile) {
+    for (int j0 = first; j0 < end; j0 += kTile) {
+      for (int i = i0; i < std::min(n_out, i0 + kTile); ++i) {
+        for (int j = j0; j < std::min(end, j0 + kTile); ++j) f(i, j);
+      }
+    }
+  }
+}
 }  // namespace
 
 namespace {
@@ -87,17 +100,11 @@ bool Layer::set_weights(const T* w, std::ptrdiff_t neuron_stride, std::ptrdiff_t
       }
     }
   } else {
-    for (int i0 = 0; i0 < n_out; i0 += kTile) {
-      for (int j0 = first_input; j0 < end_input; j0 += kTile) {
-        for (int i = i0; i < std::min(n_out, i0 + kTile); ++i) {
-          for (int j = j0; j < std::min(end_input, j0 + kTile); ++j) {
-            const double x = static_cast<double>(w[i * neuron_stride + j * input_stride]);
-            weight(i, j) = x;
-            bad |= not_finite(x);
-          }
-        }
-      }
-    }
+    for_each_in_tiles(n_out, first_input, end_input, [&](int i, int j) {
+      const double x = static_cast<double>(w[i * neuron_stride + j * input_stride]);
+      weight(i, j) = x;
+      bad |= not_finite(x);
+    });
   }
   return bad == 0;
 }
@@ -105,15 +112,9 @@ template bool Layer::set_weights(const double*, std::ptrdiff_t, std::ptrdiff_t, 
 template bool Layer::set_weights(const float*, std::ptrdiff_t, std::ptrdiff_t, int, int);
 
 void Layer::rows_of(const std::vector<double>& padded, int n_in, int n_out, std::size_t stride, double* rows) {
-  for (int i0 = 0; i0 < n_out; i0 += kTile) {
-    for (int j0 = 0; j0 < n_in; j0 += kTile) {
-      for (int i = i0; i < std::min(n_out, i0 + kTile); ++i) {
-        for (int j = j0; j < std::min(n_in, j0 + kTile); ++j) {
-          rows[static_cast<std::size_t>(i) * n_in + j] = padded[static_cast<std::size_t>(j) * stride + i];
-        }
-      }
-    }
-  }
+  for_each_in_tiles(n_out, 0, n_in, [&](int i, int j) {
+    rows[static_cast<std::size_t>(i) * n_in + j] = padded[static_cast<std::size_t>(j) * stride + i];
+  });
 }
 
 std::vector<double> Layer::padded(const std::vector<double>& packed) const {

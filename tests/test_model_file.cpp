@@ -226,6 +226,18 @@ TEST(Config, UnknownKeysAndWrongTypesNameTheKey) {
             std::string::npos);
   EXPECT_NE(message_of([&] { apply_config(c, {{"precision", 32}}, "run.json"); }).find("'precision': expected a string"),
             std::string::npos);
+  apply_setting(c, "optimizer=sgd");
+  apply_setting(c, "schedule=step");
+  EXPECT_EQ(c.optimizer, Optimizer::Sgd);
+  EXPECT_EQ(c.schedule, Schedule::Step);
+  EXPECT_EQ(config_to_json(c)["optimizer"], "sgd");
+  EXPECT_EQ(config_to_json(c)["schedule"], "step");
+  EXPECT_NE(message_of([&] { apply_setting(c, "optimizer=rmsprop"); })
+                .find("'optimizer': unknown optimizer 'rmsprop' (adam or sgd)"),
+            std::string::npos);
+  EXPECT_NE(message_of([&] { apply_setting(c, "schedule=linear"); })
+                .find("'schedule': unknown schedule 'linear' (constant, step or cosine)"),
+            std::string::npos);
 }
 
 TEST(Config, ResolvedConfigReadsBackToItself) {

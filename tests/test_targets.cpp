@@ -141,12 +141,13 @@ TEST(Targets, SameWeightsAfterTraining) {
   // runs under qemu (scripts/test-aarch64.sh), where threads hang.
   KeepTarget keep;
   const Dataset data = make_yinyang(400, 5);
-  for (const auto& [optimizer, precision] : {std::pair{"adam", Precision::Float64}, std::pair{"sgd", Precision::Float64},
-                                              std::pair{"adam", Precision::Float32}}) {
+  for (const auto& [optimizer, precision] :
+       {std::pair{Optimizer::Adam, Precision::Float64}, std::pair{Optimizer::Sgd, Precision::Float64},
+        std::pair{Optimizer::Adam, Precision::Float32}}) {
     TrainConfig c = default_config("yinyang");
     c.optimizer = optimizer;
     c.precision = precision;
-    c.lr = std::string(optimizer) == "sgd" ? 0.01 : 3e-3;
+    c.lr = optimizer == Optimizer::Sgd ? 0.01 : 3e-3;
     c.hidden = {45};
     std::vector<std::vector<double>> reference;
     for (const std::string& t : [] {
@@ -166,7 +167,7 @@ TEST(Targets, SameWeightsAfterTraining) {
       }
       for (std::size_t l = 0; l < weights.size(); ++l) {
         EXPECT_EQ(first_difference(weights[l], reference[l]), -1)
-            << optimizer << " in " << precision_name(precision) << " on " << t << ", layer " << l;
+            << optimizer_name(optimizer) << " in " << precision_name(precision) << " on " << t << ", layer " << l;
       }
     }
   }

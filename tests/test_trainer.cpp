@@ -16,7 +16,7 @@ TEST(Trainer, LearningRateSchedules) {
   TrainConfig c = default_config("yinyang");
   c.lr = 1.0;
   c.epochs = 10;
-  c.schedule = "step";
+  c.schedule = Schedule::Step;
   c.step_epochs = 4;
   c.step_gamma = 0.5;
   Trainer step(c, build_model(c, data), pool);
@@ -24,7 +24,7 @@ TEST(Trainer, LearningRateSchedules) {
   EXPECT_EQ(step.learning_rate(3), 1.0);
   EXPECT_EQ(step.learning_rate(4), 0.5);
   EXPECT_EQ(step.learning_rate(9), 0.25);
-  c.schedule = "cosine";
+  c.schedule = Schedule::Cosine;
   Trainer cosine(c, build_model(c, data), pool);
   EXPECT_EQ(cosine.learning_rate(0), 1.0);
   EXPECT_NEAR(cosine.learning_rate(5), 0.5, 1e-15);
@@ -42,16 +42,16 @@ PassStats train_epochs(TrainConfig c, int epochs, int threads, Model* out = null
 }
 
 TEST(Trainer, BothOptimizersLearn) {
-  for (const char* optimizer : {"adam", "sgd"}) {
+  for (Optimizer optimizer : {Optimizer::Adam, Optimizer::Sgd}) {
     TrainConfig c = default_config("yinyang");
     c.optimizer = optimizer;
-    c.lr = std::string(optimizer) == "sgd" ? 0.01 : 3e-3;
+    c.lr = optimizer == Optimizer::Sgd ? 0.01 : 3e-3;
     c.hidden = {40};
     c.train_limit = 2000;
     c.epochs = 4;
     const PassStats first = train_epochs(c, 1, 2), fourth = train_epochs(c, 4, 2);
-    EXPECT_LT(fourth.loss(), first.loss()) << optimizer;
-    EXPECT_GT(fourth.accuracy(), 0.5) << optimizer;
+    EXPECT_LT(fourth.loss(), first.loss()) << optimizer_name(optimizer);
+    EXPECT_GT(fourth.accuracy(), 0.5) << optimizer_name(optimizer);
   }
 }
 
@@ -94,7 +94,7 @@ TEST(Trainer, DecoupledWeightDecayShrinksEachWeightByLrTimesDecay) {
   // One SGD step without momentum from the same weights: the only
   // difference weight decay makes is -lr * weight_decay * w.
   TrainConfig c = default_config("yinyang");
-  c.optimizer = "sgd";
+  c.optimizer = Optimizer::Sgd;
   c.momentum = 0.0;
   c.lr = 0.05;
   c.hidden = {20};

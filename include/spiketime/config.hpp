@@ -13,6 +13,15 @@
 
 namespace spiketime {
 
+enum class Optimizer { Adam, Sgd };
+enum class Schedule { Constant, Step, Cosine };
+// The names config files use ("adam", "sgd"; "constant", "step",
+// "cosine"), and back: an unknown name is an InputError listing the names.
+const char* optimizer_name(Optimizer o);
+Optimizer parse_optimizer(const std::string& name);
+const char* schedule_name(Schedule s);
+Schedule parse_schedule(const std::string& name);
+
 struct TrainConfig {
   // Data
   std::string dataset = "mnist";
@@ -31,9 +40,9 @@ struct TrainConfig {
   std::string readout = "first_spike";
   double tau_out = 1.0;
   // Optimization
-  std::string optimizer = "adam";
+  Optimizer optimizer = Optimizer::Adam;
   double lr = 3e-3, momentum = 0.9, beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;
-  std::string schedule = "cosine";  // constant | step | cosine
+  Schedule schedule = Schedule::Cosine;
   int step_epochs = 10;
   double step_gamma = 0.5;
   int epochs = 20;

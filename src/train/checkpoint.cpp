@@ -61,7 +61,7 @@ Checkpoint read_checkpoint(const std::string& path) {
   }
   for (std::size_t l = 0; l < n_layers; ++l) {
     const std::size_t size = c.arrays[l].size();
-    const std::size_t second = k.config.optimizer == "adam" ? size : 0;
+    const std::size_t second = k.config.optimizer == Optimizer::Adam ? size : 0;
     if (c.arrays[n_layers + l].size() != size || c.arrays[2 * n_layers + l].size() != second ||
         (with_best && c.arrays[3 * n_layers + l].size() != size)) {
       throw InputError(path + ": optimizer state or best weights of layer " + std::to_string(l) +

@@ -15,7 +15,8 @@ using nlohmann::json;
 
 namespace {
 
-using FieldPtr = std::variant<std::string TrainConfig::*, Precision TrainConfig::*, double TrainConfig::*, int TrainConfig::*,
+using FieldPtr = std::variant<std::string TrainConfig::*, Precision TrainConfig::*, Optimizer TrainConfig::*,
+                              Schedule TrainConfig::*, double TrainConfig::*, int TrainConfig::*,
                               std::int64_t TrainConfig::*, std::vector<int> TrainConfig::*,
                               std::vector<double> TrainConfig::*>;
 struct Field {
@@ -68,6 +69,17 @@ const std::vector<Field>& fields() {
   return all;
 }
 
+// The enums a config key takes, by name.
+const char* name_of(Precision p) { return precision_name(p); }
+const char* name_of(Optimizer o) { return optimizer_name(o); }
+const char* name_of(Schedule s) { return schedule_name(s); }
+template <class E>
+E parse_name(const std::string& name) {
+  if constexpr (std::is_same_v<E, Precision>) return parse_precision(name);
+  if constexpr (std::is_same_v<E, Optimizer>) return parse_optimizer(name);
+  if constexpr (std::is_same_v<E, Schedule>) return parse_schedule(name);
+}
+
 [[noreturn]] void bad(const std::string& source, const std::string& key, const std::string& problem) {
   throw InputError(source + ": config key '" + key + "': " + problem);
 }
@@ -100,10 +112,10 @@ void set_field(TrainConfig& c, const Field& f, const json& v, const std::string&
         if constexpr (std::is_same_v<T, std::string>) {
           if (!v.is_string()) bad(source, key, "expected a string, got " + shown(v));
           c.*member = v.get<std::string>();
-        } else if constexpr (std::is_same_v<T, Precision>) {
+        } else if constexpr (std::is_enum_v<T>) {
           if (!v.is_string()) bad(source, key, "expected a string, got " + shown(v));
           try {
-            c.*member = parse_precision(v.get<std::string>());
+            c.*member = parse_name<T>(v.get<std::string>());
           } catch (const InputError& e) {
             bad(source, key, e.what());
           }
@@ -139,6 +151,25 @@ const Field& find_field(const std::string& key, const std::string& source) {
 }
 
 }  // namespace
+
+const char* optimizer_name(Optimizer o) { return o == Optimizer::Sgd ? "sgd" : "adam"; }
+
+Optimizer parse_optimizer(const std::string& name) {
+  if (name == "adam") return Optimizer::Adam;
+  if (name == "sgd") return Optimizer::Sgd;
+  throw InputError("unknown optimizer '" + name + "' (adam or sgd)");
+}
+
+const char* schedule_name(Schedule s) {
+  return s == Schedule::Constant ? "constant" : s == Schedule::Step ? "step" : "cosine";
+}
+
+Schedule parse_schedule(const std::string& name) {
+  if (name == "constant") return Schedule::Constant;
+  if (name == "step") return Schedule::Step;
+  if (name == "cosine") return Schedule::Cosine;
+  throw InputError("unknown schedule '" + name + "' (constant, step or cosine)");
+}
 
 TrainConfig default_config(const std::string& dataset) {
   TrainConfig c;
@@ -191,8 +222,8 @@ json config_to_json(const TrainConfig& c) {
   for (const Field& f : fields()) {
     std::visit(
         [&](auto member) {
-          if constexpr (std::is_same_v<std::remove_cvref_t<decltype(c.*member)>, Precision>) {
-            out[f.key] = precision_name(c.*member);
+          if constexpr (std::is_enum_v<std::remove_cvref_t<decltype(c.*member)>>) {
+            out[f.key] = name_of(c.*member);
           } else {
             out[f.key] = c.*member;
           }
@@ -251,15 +282,12 @@ void validate_config(const TrainConfig& c) {
   for (double t : c.bias_times) require(t >= 0 && t <= c.t_end, "bias_times", "must lie in [0, t_end]");
   parse_readout(c.readout);
   require(c.tau_out > 0, "tau_out", "must be positive");
-  require(c.optimizer == "adam" || c.optimizer == "sgd", "optimizer", "must be adam or sgd");
   // Steps beyond these only overflow the weights (lr 1e308 ended in bad_alloc).
   require(c.lr > 0 && c.lr <= 10, "lr", "must be in (0, 10]");
   require(c.momentum >= 0 && c.momentum < 1, "momentum", "must be in [0, 1)");
   require(c.beta1 >= 0 && c.beta1 < 1, "beta1", "must be in [0, 1)");
   require(c.beta2 >= 0 && c.beta2 < 1, "beta2", "must be in [0, 1)");
   require(c.adam_eps > 0, "adam_eps", "must be positive");
-  require(c.schedule == "constant" || c.schedule == "step" || c.schedule == "cosine", "schedule",
-          "must be constant, step or cosine");
   require(c.step_epochs > 0, "step_epochs", "must be positive");
   require(c.step_gamma > 0, "step_gamma", "must be positive");
   require(c.epochs > 0, "epochs", "must be positive");

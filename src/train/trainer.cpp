@@ -194,15 +194,15 @@ Trainer::Trainer(const TrainConfig& config, Model model, ThreadPool& pool)
   }
   for (const Layer& l : model_.net.layers) {
     moment1_.emplace_back(l.weights.size(), 0.0);
-    moment2_.emplace_back(config_.optimizer == "adam" ? l.weights.size() : 0, 0.0);
+    moment2_.emplace_back(config_.optimizer == Optimizer::Adam ? l.weights.size() : 0, 0.0);
   }
 }
 
 Trainer::~Trainer() = default;
 
 double Trainer::learning_rate(int epoch) const {
-  if (config_.schedule == "step") return config_.lr * std::pow(config_.step_gamma, epoch / config_.step_epochs);
-  if (config_.schedule == "cosine") {
+  if (config_.schedule == Schedule::Step) return config_.lr * std::pow(config_.step_gamma, epoch / config_.step_epochs);
+  if (config_.schedule == Schedule::Cosine) {
     return config_.lr * 0.5 * (1.0 + std::cos(std::numbers::pi * epoch / config_.epochs));
   }
   return config_.lr;
@@ -257,7 +257,7 @@ Trainer::OptimizerPass Trainer::optimizer_pass(double lr, int64_t step) {
   opt.bias2 = 1.0 - std::pow(config_.beta2, static_cast<double>(step));
   opt.momentum = config_.momentum;
   opt.weight_decay = config_.weight_decay;
-  return {opt, config_.optimizer == "adam", *this};
+  return {opt, config_.optimizer == Optimizer::Adam, *this};
 }
 
 // The step itself is a vector kernel (kernels.hpp): Adam's square root and

@@ -1,5 +1,6 @@
 // Engine throughput on real MNIST digits: forward, and forward + backward, of
-// a 784-800-10 multi-spike network, on 1 and 2 threads.
+// a 784-800-10 multi-spike network, on 1 and 2 threads, in float64 (second
+// argument 0) and float32 (1).
 //
 //   build/bench/bench_engine [--benchmark_...]     (data: $SPIKETIME_DATA or ./data)
 #include <benchmark/benchmark.h>
@@ -56,21 +57,23 @@ Setup& setup() {
 void run_batch(benchmark::State& state, bool backward) {
   Setup& s = setup();
   const int threads = static_cast<int>(state.range(0));
+  Network net = s.net;
+  net.set_precision(state.range(1) ? Precision::Float32 : Precision::Float64);
   ThreadPool pool(threads);
   std::vector<NetworkWorkspace> ws(static_cast<std::size_t>(threads));
   std::vector<NetworkGradient> grads(static_cast<std::size_t>(threads));
   std::vector<std::vector<double>> grad_out(static_cast<std::size_t>(threads));
-  for (auto& g : grads) g.reset(s.net);
+  for (auto& g : grads) g.reset(net);
   std::vector<double> hidden_spikes(static_cast<std::size_t>(threads));
   for (auto _ : state) {
     pool.run([&](int t) {
       const auto [begin, end] = split_range(kBatch, threads, t);
       for (std::size_t i = begin; i < end; ++i) {
-        network_forward(s.net, s.inputs[i], ws[t]);
+        network_forward(net, s.inputs[i], ws[t]);
         hidden_spikes[t] += static_cast<double>(ws[t].traces[0].spikes.size());
         if (!backward) continue;
-        first_spike_cross_entropy(ws[t].traces[1], 10, s.data.labels[i], s.net.t_end, 5.0, grad_out[t]);
-        network_backward(s.net, s.inputs[i], grad_out[t], GradientGuard{0.1}, grads[t], ws[t]);
+        first_spike_cross_entropy(ws[t].traces[1], 10, s.data.labels[i], net.t_end, 5.0, grad_out[t]);
+        network_backward(net, s.inputs[i], grad_out[t], GradientGuard{0.1}, grads[t], ws[t]);
       }
     });
   }
@@ -86,8 +89,12 @@ void run_batch(benchmark::State& state, bool backward) {
 void BM_Forward(benchmark::State& state) { run_batch(state, false); }
 void BM_ForwardBackward(benchmark::State& state) { run_batch(state, true); }
 
-BENCHMARK(BM_Forward)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_ForwardBackward)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Forward)->ArgsProduct({{1, 2}, {0, 1}})->ArgNames({"threads", "float32"})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ForwardBackward)
+    ->ArgsProduct({{1, 2}, {0, 1}})
+    ->ArgNames({"threads", "float32"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace spiketime

@@ -92,12 +92,9 @@ void ForwardBlock(const ForwardArgs& a, int b, int used) {
   // and widens the state of a block with a flagged neuron for ResolveFn.
   HWY_ALIGN float threshold_copy[kForwardBlock];
   HWY_ALIGN double v0d[kForwardBlock], c0d[kForwardBlock], v1d[kForwardBlock];
-  const auto copy_thresholds = [&] {
-    for (int i = 0; i < used * kTLanes; ++i) threshold_copy[i] = threshold32(a.threshold[b + i]);
-  };
   const T* threshold;
   if constexpr (std::is_same_v<T, float>) {
-    copy_thresholds();
+    for (int i = 0; i < used * kTLanes; ++i) threshold_copy[i] = threshold32(a.threshold[b + i]);
     threshold = threshold_copy;
   } else {
     threshold = a.threshold + b;
@@ -130,18 +127,19 @@ void ForwardBlock(const ForwardArgs& a, int b, int used) {
       }
       if (flagged != 0) {
         if constexpr (std::is_same_v<T, float>) {
-          const int n = used * kTLanes;
-          for (int i = 0; i < n; ++i) {
-            v0d[i] = v0[i];
-            c0d[i] = c0[i];
-            v1d[i] = v1[i];
+          // ResolveFn reads and writes the flagged lanes only.
+          for (uint64_t f = flagged; f != 0; f &= f - 1) {
+            const int lane = std::countr_zero(f);
+            v0d[lane] = v0[lane];
+            c0d[lane] = c0[lane];
+            v1d[lane] = v1[lane];
           }
           a.resolve(a.context, b, k, flagged, v0d, c0d, v1d);
           for (uint64_t f = flagged; f != 0; f &= f - 1) {
             const int lane = std::countr_zero(f);
             v1[lane] = static_cast<float>(v1d[lane]);
+            threshold_copy[lane] = threshold32(a.threshold[b + lane]);  // max_spikes may have silenced it
           }
-          copy_thresholds();  // max_spikes may have silenced a neuron
         } else {
           a.resolve(a.context, b, k, flagged, v0, c0, v1);
         }

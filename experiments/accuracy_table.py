@@ -72,6 +72,8 @@ def snn_rows(datasets, seeds):
 
 
 def ann_rows(datasets, seeds, skip):
+    """The ANN rows of both shapes, trained to convergence (ann_baseline.py's
+    defaults: 30 epochs); of several lengths in ann.csv, the longest."""
     path = os.path.join(common.RESULTS, "ann.csv")
     if not skip:
         cmd = [sys.executable, os.path.join(common.ROOT, "experiments", "ann_baseline.py"), "--datasets", *datasets,
@@ -81,8 +83,14 @@ def ann_rows(datasets, seeds, skip):
     if not os.path.exists(path):
         return []
     with open(path) as f:
-        return [dict(r, variant="ann", label="ANN 784-800-10 (ReLU, float32)") for r in csv.DictReader(f)
-                if r["dataset"] in datasets]
+        rows = [dict(r, hidden=r.get("hidden") or "800") for r in csv.DictReader(f)
+                if r["dataset"] in datasets and int(r["seed"]) in seeds]
+    longest = {}
+    for r in rows:
+        key = (r["dataset"], r["hidden"])
+        longest[key] = max(longest.get(key, 0), int(r["epochs"]))
+    return [dict(r, variant="ann", label=f"ANN 784-{r['hidden']}-10 (ReLU, float32, {r['epochs']} epochs)")
+            for r in rows if int(r["epochs"]) == longest[(r["dataset"], r["hidden"])]]
 
 
 def mean_std(values):

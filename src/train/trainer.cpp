@@ -146,12 +146,22 @@ ReadoutResult run_sample(const Model& model, const float* features, int label, S
 
 }  // namespace
 
-PassStats evaluate(const Model& model, const Dataset& data, ThreadPool& pool) {
+// f(i, state) for the samples [0, n), one contiguous range per thread, each
+// thread with a state of its own; returns the states.
+template <class F>
+std::vector<SampleState> over_samples(const Model& model, std::size_t n, ThreadPool& pool, F&& f) {
   std::vector<SampleState> states(static_cast<std::size_t>(pool.size()));
   for (auto& s : states) s.stats.reset(model);
   pool.run([&](int t) {
-    const auto [begin, end] = split_range(data.size(), pool.size(), t);
-    for (std::size_t i = begin; i < end; ++i) run_sample(model, data.sample(i), data.labels[i], states[t]);
+    const auto [begin, end] = split_range(n, pool.size(), t);
+    for (std::size_t i = begin; i < end; ++i) f(i, states[t]);
+  });
+  return states;
+}
+
+PassStats evaluate(const Model& model, const Dataset& data, ThreadPool& pool) {
+  const auto states = over_samples(model, data.size(), pool, [&](std::size_t i, SampleState& state) {
+    run_sample(model, data.sample(i), data.labels[i], state);
   });
   PassStats total;
   total.reset(model);
@@ -161,12 +171,9 @@ PassStats evaluate(const Model& model, const Dataset& data, ThreadPool& pool) {
 
 std::vector<int> predict(const Model& model, const float* features, std::size_t n, ThreadPool& pool) {
   std::vector<int> classes(n);
-  std::vector<SampleState> states(static_cast<std::size_t>(pool.size()));
-  for (auto& s : states) s.stats.reset(model);
   const auto width = static_cast<std::size_t>(model.n_features);
-  pool.run([&](int t) {
-    const auto [begin, end] = split_range(n, pool.size(), t);
-    for (std::size_t i = begin; i < end; ++i) classes[i] = run_sample(model, features + i * width, 0, states[t]).predicted;
+  over_samples(model, n, pool, [&](std::size_t i, SampleState& state) {
+    classes[i] = run_sample(model, features + i * width, 0, state).predicted;
   });
   return classes;
 }

@@ -33,8 +33,7 @@ constexpr int kLanes = static_cast<int>(hn::MaxLanes(D()));
 // AVX-512 Xeon the MNIST hidden layer's forward pass took 107 us per sample
 // that way against 93 us in memory, and AVX2's 16 registers would hold only
 // 12 neurons (docs/measurements/2026-11-30-xeon-avx512-device.log).
-constexpr int kForwardBlock = 64;  // the screen's flags are 64 bits
-constexpr int kBackwardBlock = 64;
+static_assert(kForwardBlock <= 64);  // the screen's flags are 64 bits
 static_assert(kSlopeLanes % kLanes == 0 && kForwardBlock % kLanes == 0);
 // Weight rows are prefetched this many input spikes ahead: a block visits
 // each row once per sample, so nothing else brings them in ahead of time.
@@ -328,8 +327,6 @@ void OptimizerStep(const OptimizerArgs& a) {
   if (!adam && !a.gradient) OptimizerLoop<false, false>(a);
 }
 
-Shape KernelShape() { return {kForwardBlock, kBackwardBlock, kLanes}; }
-
 }  // namespace HWY_NAMESPACE
 }  // namespace spiketime::kernels
 HWY_AFTER_NAMESPACE();
@@ -337,12 +334,10 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace spiketime::kernels {
 
-HWY_EXPORT(KernelShape);
 HWY_EXPORT(ForwardLayer);
 HWY_EXPORT(BackwardLayer);
 HWY_EXPORT(OptimizerStep);
 
-Shape shape() { return HWY_DYNAMIC_DISPATCH(KernelShape)(); }
 void forward_layer(const ForwardArgs& args) { HWY_DYNAMIC_DISPATCH(ForwardLayer)(args); }
 void backward_layer(const BackwardArgs& args) { HWY_DYNAMIC_DISPATCH(BackwardLayer)(args); }
 void optimizer_step(const OptimizerArgs& args) { HWY_DYNAMIC_DISPATCH(OptimizerStep)(args); }

@@ -18,15 +18,11 @@
 
 namespace spiketime::kernels {
 
-// The neuron-block widths of both passes (kernels.cpp explains them) and
-// the vector width of the target in use. The widths are multiples of every
-// target's vector width and at most 64 (the screen's flags are 64 bits).
-struct Shape {
-  int forward_block;
-  int backward_block;
-  int lanes;  // doubles per vector
-};
-Shape shape();
+// The neuron-block widths of both passes, the same on every target
+// (kernels.cpp explains them): multiples of every target's vector width, and
+// at most 64 (the screen's flags are 64 bits).
+inline constexpr int kForwardBlock = 64;
+inline constexpr int kBackwardBlock = 64;
 
 // The reverse pass sums w * (acc_s - acc_kappa) over a layer's neurons into
 // this many partial sums per input spike, neuron i into sum i % kSlopeLanes,

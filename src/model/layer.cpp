@@ -255,7 +255,7 @@ void emit_spikes(LayerTrace& trace, LayerWorkspace& ws) {
 void layer_forward(const Layer& layer, const SpikeTrain& input, double t_end, LayerTrace& trace,
                    LayerWorkspace& ws, CrossingSolver solver, SpikeLimits limits) {
   const int n = layer.n_out;
-  const int block = kernels::shape().forward_block;
+  const int block = kernels::kForwardBlock;
   const auto padded = static_cast<std::size_t>((n + block - 1) / block * block);
   ws.threshold.assign(padded, std::numeric_limits<double>::infinity());
   std::fill_n(ws.threshold.begin(), n, layer.neuron.theta);
@@ -351,7 +351,7 @@ void layer_backward(const Layer& layer, const SpikeTrain& input, const LayerTrac
     ws.entry_decay[e] = decay(out_t[e] - input.times[after - 1], p);
   }
   // The output spikes grouped by reverse-pass block, in time order within each.
-  const int block = kernels::shape().backward_block;
+  const int block = kernels::kBackwardBlock;
   const auto n_blocks = static_cast<std::size_t>((n + block - 1) / block);
   detail::group_by(n_spikes, n_blocks, [&](std::size_t e) { return static_cast<std::size_t>(out_n[e] / block); },
                    ws.group_start, ws.order);

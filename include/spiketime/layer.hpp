@@ -43,9 +43,11 @@ Precision parse_precision(const std::string& name);  // throws InputError naming
 
 struct Layer {
   // Rows are padded with zeros to a multiple of this many weights, a
-  // multiple of every SIMD target's vector width, so that the vector kernels
-  // read and write whole vectors only.
-  static constexpr int kRowMultiple = 8;
+  // multiple of every SIMD target's vector width in floats (16 on AVX-512),
+  // so that the vector kernels read and write whole vectors only, in either
+  // precision. (It was 8, the widest in doubles: the float32 pass then read
+  // past the last row, which AddressSanitizer caught.)
+  static constexpr int kRowMultiple = 16;
 
   NeuronParams neuron;
   int n_in = 0;

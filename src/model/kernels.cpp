@@ -34,6 +34,7 @@ constexpr int kLanes = static_cast<int>(hn::MaxLanes(D()));
 // that way against 93 us in memory, and AVX2's 16 registers would hold only
 // 12 neurons (docs/measurements/2026-11-30-xeon-avx512-device.log).
 static_assert(kForwardBlock <= 64);  // the screen's flags are 64 bits
+static_assert(Layer::kRowMultiple % hn::MaxLanes(hn::ScalableTag<float>()) == 0, "rows of whole float vectors");
 static_assert(kSlopeLanes % kLanes == 0 && kForwardBlock % kLanes == 0);
 // Weight rows are prefetched this many input spikes ahead: a block visits
 // each row once per sample, so nothing else brings them in ahead of time.

@@ -178,5 +178,7 @@ def export_nir(model: Model, path: Union[str, os.PathLike], time_unit: float = 1
 
 def import_nir(path: Union[str, os.PathLike], time_unit: Optional[float] = None, t_end: Optional[float] = None,
                t_in_max: Optional[float] = None) -> Model:
-    """Reads a NIR graph into a model, as `spiketime import-nir`."""
+    """Reads a NIR graph into a model, as `spiketime import-nir` (in a child
+    process, so that a file that crashes or hangs libhdf5 is one ValueError;
+    docs/LIMITS.md)."""
     return Model(_core.import_nir(os.fspath(path), time_unit, t_end, t_in_max))

@@ -43,6 +43,9 @@ static_assert(kSlopeLanes % kLanes == 0 && kForwardBlock % kLanes == 0);
 // blocks of the first port, the hidden layer's forward pass took about a
 // fifth less time with it over repeated runs on a noisy host).
 constexpr uint32_t kPrefetchAhead = 8;
+// Vectors of `bytes` each that make one 64-byte cache line: the step of the
+// prefetches along a row.
+constexpr int VectorsPerLine(int bytes) { return bytes < 64 ? 64 / bytes : 1; }
 
 // The weights of ForwardArgs or BackwardArgs in the precision T.
 template <class T, class Args>
@@ -62,7 +65,7 @@ float threshold32(double theta) {
   return t;
 }
 
-// Neurons [b, b + width) through all steps, `used` vectors of them (the
+// Neurons [b, b + width) through all steps, in whole vectors of them (the
 // rows are padded with zeros to whole vectors, Layer::kRowMultiple), in
 // float64 or float32 (T). Each step decays the states, then adds the weight
 // rows of the step's input spikes to the currents (a spike at exactly
@@ -79,12 +82,13 @@ float threshold32(double theta) {
 // flagged neurons get the exact scalar search (ResolveFn), in float64 from
 // the state rounded to T.
 template <class T>
-void ForwardBlock(const ForwardArgs& a, int b, int used) {
+void ForwardBlock(const ForwardArgs& a, int b, int width) {
   using DT = hn::ScalableTag<T>;
   const DT d;
   constexpr int kTLanes = static_cast<int>(hn::MaxLanes(DT()));
+  const int used = (width + kTLanes - 1) / kTLanes;
   constexpr int kVecs = kForwardBlock / kTLanes;
-  constexpr int kLineVecs = kTLanes * static_cast<int>(sizeof(T)) < 64 ? 64 / (kTLanes * static_cast<int>(sizeof(T))) : 1;
+  constexpr int kLineVecs = VectorsPerLine(kTLanes * static_cast<int>(sizeof(T)));
   static_assert(kForwardBlock % kTLanes == 0 && kTLanes <= 16);
   const T* weights = weights_of<T>(a) + b;
   HWY_ALIGN T v[2][kVecs * kTLanes], c[2][kVecs * kTLanes];
@@ -166,12 +170,7 @@ void ForwardLayer(const ForwardArgs& a) {
   const int n = static_cast<int>(a.n_out);
   for (int b = 0; b < n; b += kForwardBlock) {
     const int width = std::min(kForwardBlock, n - b);
-    if (a.weights32) {
-      constexpr int kF = static_cast<int>(hn::MaxLanes(hn::ScalableTag<float>()));
-      ForwardBlock<float>(a, b, (width + kF - 1) / kF);
-    } else {
-      ForwardBlock<double>(a, b, (width + kLanes - 1) / kLanes);
-    }
+    a.weights32 ? ForwardBlock<float>(a, b, width) : ForwardBlock<double>(a, b, width);
   }
 }
 
@@ -188,7 +187,9 @@ void BackwardBlock(const BackwardArgs& a, int block, int width) {
   using DS = hn::Rebind<T, D>;
   const DS ds;
   constexpr int kBackwardVecs = kBackwardBlock / kLanes;
-  constexpr int kLineVecs = kLanes * static_cast<int>(sizeof(T)) < 64 ? 64 / (kLanes * static_cast<int>(sizeof(T))) : 1;
+  // By the float64 gradient's lines (a float32 weight row has half as many:
+  // each is then prefetched twice).
+  constexpr int kLineVecs = VectorsPerLine(kLanes * static_cast<int>(sizeof(double)));
   const auto wide = [&](auto x) {
     if constexpr (std::is_same_v<T, float>) {
       return hn::PromoteTo(d, x);

@@ -223,6 +223,11 @@ void resolve_flagged(void* context, int b, uint32_t step, uint64_t flagged, cons
   }
 }
 
+// The kernels' weights32: the float32 copy, or null in float64.
+const float* float32_weights(const Layer& layer) {
+  return layer.weights32.empty() ? nullptr : layer.weights32.data();
+}
+
 // Moves the pending spikes into the trace in time order (ties by neuron):
 // grouped by step (a counting sort), then sorted within each step.
 void emit_spikes(LayerTrace& trace, LayerWorkspace& ws) {
@@ -294,7 +299,8 @@ void layer_forward(const Layer& layer, const SpikeTrain& input, double t_end, La
 
   ws.pending.clear();
   ResolveContext context{layer.neuron, trace.steps, trace, ws, solver, limits};
-  kernels::forward_layer({layer.weights.data(), layer.weights32.empty() ? nullptr : layer.weights32.data(), layer.stride(), static_cast<std::size_t>(n), input.neurons.data(),
+  kernels::forward_layer({layer.weights.data(), float32_weights(layer), layer.stride(), static_cast<std::size_t>(n),
+                          input.neurons.data(),
                           static_cast<uint32_t>(input.size()), trace.steps.data(),
                           static_cast<uint32_t>(trace.steps.size()), ws.threshold.data(), resolve_flagged, &context});
   emit_spikes(trace, ws);
@@ -373,7 +379,8 @@ void layer_backward(const Layer& layer, const SpikeTrain& input, const LayerTrac
   }
   constexpr int kSums = kernels::kSlopeLanes;
   if (grad_input_times) ws.slope.assign(input.size() * kSums, 0.0);
-  kernels::backward_layer({layer.weights.data(), layer.weights32.empty() ? nullptr : layer.weights32.data(), layer.stride(), static_cast<std::size_t>(n), input.neurons.data(),
+  kernels::backward_layer({layer.weights.data(), float32_weights(layer), layer.stride(), static_cast<std::size_t>(n),
+                           input.neurons.data(),
                            input.size(),
                            ws.group_start.data(), ws.order.data(), out_n, ws.entry.data(), ws.lambda.data(),
                            ws.entry_decay.data(), ws.shift.data(), grad_weights,

@@ -133,6 +133,8 @@ TEST_F(ModelFile, HandMadeHeadersWithAValidChecksumAreCheckedFieldByField) {
       {"/provenance", 3, "'provenance' must be an object"},
       {"/layers", nlohmann::json::object(), "'layers' must be an array"},
       {"/precision", "float16", "'precision' unknown precision 'float16'"},
+      {"/readout/kind", "last_spike", "'readout.kind' unknown readout 'last_spike' (first_spike or all_spikes)"},
+      {"/readout/kind", 3, "'readout.kind' must be a string"},
       {"/precision", 32, "'precision' must be a string"},
   };
   for (const auto& c : cases) {
@@ -142,7 +144,8 @@ TEST_F(ModelFile, HandMadeHeadersWithAValidChecksumAreCheckedFieldByField) {
                         {&packed[0], &packed[1]});
     const std::string msg = message_of([&] { load_model(path); });
     EXPECT_NE(msg.find(c.expected), std::string::npos) << c.pointer << ": " << msg;
-    EXPECT_NE(msg.find(path), std::string::npos) << msg;
+    EXPECT_EQ(msg.rfind(path + ": ", 0), 0u) << msg;
+    EXPECT_EQ(msg.find(path, 1), std::string::npos) << "the path once: " << msg;
   }
   std::vector<std::vector<double>> infinite = packed;
   infinite[1][2] = std::numeric_limits<double>::infinity();
@@ -212,6 +215,8 @@ TEST(Config, UnknownKeysAndWrongTypesNameTheKey) {
   c = default_config("mnist");
   apply_setting(c, "readout=last_spike");
   EXPECT_NE(message_of([&] { validate_config(c); }).find("readout"), std::string::npos);
+  EXPECT_EQ(message_of([&] { validate_config(c); }),
+            "config key 'readout': unknown readout 'last_spike' (first_spike or all_spikes)");
   c = default_config("mnist");
   apply_setting(c, "threads=100000");
   EXPECT_NE(message_of([&] { validate_config(c); }).find("'threads'"), std::string::npos);

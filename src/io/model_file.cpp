@@ -4,16 +4,16 @@
 
 #include "io/container.hpp"
 #include "spiketime/error.hpp"
+#include "spiketime/names.hpp"
 
 namespace spiketime {
 
-const char* readout_name(Readout r) { return r == Readout::FirstSpike ? "first_spike" : "all_spikes"; }
+namespace {
+constexpr Named<Readout> kReadoutNames[] = {{Readout::FirstSpike, "first_spike"}, {Readout::AllSpikes, "all_spikes"}};
+}  // namespace
 
-Readout parse_readout(const std::string& name) {
-  if (name == "first_spike") return Readout::FirstSpike;
-  if (name == "all_spikes") return Readout::AllSpikes;
-  throw InputError("readout: unknown readout '" + name + "' (first_spike or all_spikes)");
-}
+const char* readout_name(Readout r) { return name_in(kReadoutNames, r); }
+Readout parse_readout(const std::string& name) { return value_in(kReadoutNames, name, "readout"); }
 
 namespace io {
 
@@ -108,10 +108,11 @@ Model model_from(const json& header, std::vector<std::vector<double>> weights, c
     m.encoding.bias_times.push_back(r.number(bias[k], "encoding.bias_times[" + std::to_string(k) + "]"));
   }
   const json& readout = r.at(header, "readout", "");
+  const std::string readout_kind = r.text(r.at(readout, "kind", "readout"), "readout.kind");
   try {
-    m.readout = parse_readout(r.text(r.at(readout, "kind", "readout"), "readout.kind"));
+    m.readout = parse_readout(readout_kind);
   } catch (const InputError& e) {
-    throw InputError(path + ": " + e.what());
+    r.fail("readout.kind", e.what());
   }
   m.tau_out = r.positive(r.at(readout, "tau_out", "readout"), "readout.tau_out");
   m.provenance = header.value("provenance", json::object());

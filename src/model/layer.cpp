@@ -2,6 +2,7 @@
 
 #include "kernels.hpp"
 #include "spiketime/error.hpp"
+#include "spiketime/names.hpp"
 #include "sorting.hpp"
 
 #include <algorithm>
@@ -27,13 +28,12 @@ SpikeTrain merge_spike_lists(const std::vector<std::vector<double>>& per_neuron)
   return train;
 }
 
-const char* precision_name(Precision p) { return p == Precision::Float32 ? "float32" : "float64"; }
+namespace {
+constexpr Named<Precision> kPrecisionNames[] = {{Precision::Float64, "float64"}, {Precision::Float32, "float32"}};
+}  // namespace
 
-Precision parse_precision(const std::string& name) {
-  if (name == "float64") return Precision::Float64;
-  if (name == "float32") return Precision::Float32;
-  throw InputError("unknown precision '" + name + "' (float64 or float32)");
-}
+const char* precision_name(Precision p) { return name_in(kPrecisionNames, p); }
+Precision parse_precision(const std::string& name) { return value_in(kPrecisionNames, name, "precision"); }
 
 void Layer::set_precision(Precision p) {
   if (p == Precision::Float64) {

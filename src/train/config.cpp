@@ -8,6 +8,7 @@
 #include "spiketime/error.hpp"
 #include "spiketime/json_text.hpp"
 #include "spiketime/model.hpp"
+#include "spiketime/names.hpp"
 
 namespace spiketime {
 
@@ -152,24 +153,16 @@ const Field& find_field(const std::string& key, const std::string& source) {
 
 }  // namespace
 
-const char* optimizer_name(Optimizer o) { return o == Optimizer::Sgd ? "sgd" : "adam"; }
+namespace {
+constexpr Named<Optimizer> kOptimizerNames[] = {{Optimizer::Adam, "adam"}, {Optimizer::Sgd, "sgd"}};
+constexpr Named<Schedule> kScheduleNames[] = {
+    {Schedule::Constant, "constant"}, {Schedule::Step, "step"}, {Schedule::Cosine, "cosine"}};
+}  // namespace
 
-Optimizer parse_optimizer(const std::string& name) {
-  if (name == "adam") return Optimizer::Adam;
-  if (name == "sgd") return Optimizer::Sgd;
-  throw InputError("unknown optimizer '" + name + "' (adam or sgd)");
-}
-
-const char* schedule_name(Schedule s) {
-  return s == Schedule::Constant ? "constant" : s == Schedule::Step ? "step" : "cosine";
-}
-
-Schedule parse_schedule(const std::string& name) {
-  if (name == "constant") return Schedule::Constant;
-  if (name == "step") return Schedule::Step;
-  if (name == "cosine") return Schedule::Cosine;
-  throw InputError("unknown schedule '" + name + "' (constant, step or cosine)");
-}
+const char* optimizer_name(Optimizer o) { return name_in(kOptimizerNames, o); }
+Optimizer parse_optimizer(const std::string& name) { return value_in(kOptimizerNames, name, "optimizer"); }
+const char* schedule_name(Schedule s) { return name_in(kScheduleNames, s); }
+Schedule parse_schedule(const std::string& name) { return value_in(kScheduleNames, name, "schedule"); }
 
 TrainConfig default_config(const std::string& dataset) {
   TrainConfig c;
@@ -280,7 +273,11 @@ void validate_config(const TrainConfig& c) {
   for (int x : c.max_spikes) require(x >= 0, "max_spikes", "must be >= 0 (0: unlimited)");
   require(c.t_in_max > 0 && c.t_in_max <= c.t_end, "t_in_max", "must be in (0, t_end]");
   for (double t : c.bias_times) require(t >= 0 && t <= c.t_end, "bias_times", "must lie in [0, t_end]");
-  parse_readout(c.readout);
+  try {
+    parse_readout(c.readout);
+  } catch (const InputError& e) {
+    require(false, "readout", e.what());
+  }
   require(c.tau_out > 0, "tau_out", "must be positive");
   // Steps beyond these only overflow the weights (lr 1e308 ended in bad_alloc).
   require(c.lr > 0 && c.lr <= 10, "lr", "must be in (0, 10]");

@@ -4,7 +4,8 @@ single-spike (max_spikes = 1, first-spike readout), on MNIST and
 Fashion-MNIST, over seeds, the epoch chosen on validation; with the
 two-hidden-layer multi-spike network and the ANN of the same size.
 
-    experiments/accuracy_table.py [--datasets mnist fashion-mnist] [--seeds 1 2 3] [--skip-ann] [--snn-from-csv]
+    experiments/accuracy_table.py [--datasets mnist fashion-mnist] [--seeds 1 2 3] [--variants multi single multi-2layer]
+                                  [--skip-ann] [--snn-from-csv]
 
 Each SNN run uses experiments/configs/<dataset>-<variant>.json and lands in
 runs/experiments/<dataset>-<variant>[-<readout>]-seed<N>/ (finished runs are
@@ -17,6 +18,9 @@ per run) and accuracy.md (the table), and the ANN rows through
 ann_baseline.py (experiments/results/ann.csv). --snn-from-csv takes the SNN
 rows from the committed experiments/results/accuracy.csv instead of the run
 directories (a machine without them: the table again, after new ANN runs).
+--variants runs only the variants named and takes the others' rows from the
+committed accuracy.csv (the single-spike rows again, after a trainer change
+that only they feel).
 """
 import argparse
 import csv
@@ -43,14 +47,18 @@ def snn_run(dataset, variant, seed, readout=None):
     return common.train(name, dataset, config=f"{dataset}-{variant}.json", settings=settings)
 
 
-def snn_rows(datasets, seeds):
+def snn_rows(datasets, seeds, variants):
     rows = []
     for dataset in datasets:
-        trials = {r: snn_run(dataset, "multi", seeds[0], r) for r in READOUTS}
-        readout = max(READOUTS, key=lambda r: trials[r]["best"]["validation_accuracy"])
-        print(f"{dataset}: multi-spike readout chosen on validation: {readout} ("
-              + ", ".join(f"{r} {100 * t['best']['validation_accuracy']:.2f}%" for r, t in trials.items()) + ")")
+        readout = None
+        if any(v.startswith("multi") for v in variants):
+            trials = {r: snn_run(dataset, "multi", seeds[0], r) for r in READOUTS}
+            readout = max(READOUTS, key=lambda r: trials[r]["best"]["validation_accuracy"])
+            print(f"{dataset}: multi-spike readout chosen on validation: {readout} ("
+                  + ", ".join(f"{r} {100 * t['best']['validation_accuracy']:.2f}%" for r, t in trials.items()) + ")")
         for variant, label, n_seeds in VARIANTS:
+            if variant not in variants:
+                continue
             if not os.path.exists(os.path.join(common.ROOT, "experiments", "configs", f"{dataset}-{variant}.json")):
                 print(f"{dataset}: no config for {variant}, skipped")
                 continue
@@ -131,17 +139,27 @@ def main():
     p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     p.add_argument("--skip-ann", action="store_true", help="use experiments/results/ann.csv as it is")
     p.add_argument("--snn-from-csv", action="store_true", help="the SNN rows from experiments/results/accuracy.csv")
+    p.add_argument("--variants", nargs="+", default=[v for v, _, _ in VARIANTS], choices=[v for v, _, _ in VARIANTS])
     a = p.parse_args()
-    if a.snn_from_csv:
+    committed = []
+    if a.snn_from_csv or len(a.variants) < len(VARIANTS):
         labels = {variant: label for variant, label, _ in VARIANTS}
         with open(os.path.join(common.RESULTS, "accuracy.csv")) as f:
-            rows = [r for r in csv.DictReader(f) if r["dataset"] in a.datasets and int(r["seed"]) in a.seeds]
-        for r in rows:
+            committed = list(csv.DictReader(f))
+        for r in committed:
             readout = f", {r['readout'].replace('_', '-')} readout" if r["variant"].startswith("multi") else ""
             r["label"] = labels[r["variant"]] + readout
+    if a.snn_from_csv:
+        rows = [r for r in committed if r["dataset"] in a.datasets and int(r["seed"]) in a.seeds]
     else:
-        rows = snn_rows(a.datasets, a.seeds)
-        common.write_csv(os.path.join(common.RESULTS, "accuracy.csv"), rows, FIELDS)
+        new = snn_rows(a.datasets, a.seeds, a.variants)
+        # The variants not run now keep their committed rows, in the order of VARIANTS.
+        kept = [r for r in committed if (r["dataset"], r["variant"]) not in {(n["dataset"], n["variant"]) for n in new}]
+        order = {v: k for k, (v, _, _) in enumerate(VARIANTS)}
+        everything = sorted(kept + new, key=lambda r: ((["mnist", "fashion-mnist"].index(r["dataset"])),
+                                                       order[r["variant"]], int(r["seed"])))
+        common.write_csv(os.path.join(common.RESULTS, "accuracy.csv"), everything, FIELDS)
+        rows = [r for r in everything if r["dataset"] in a.datasets and int(r["seed"]) in a.seeds]
     rows += ann_rows(a.datasets, a.seeds, a.skip_ann)
     text = table(rows, a.datasets)
     common.write_atomic(os.path.join(common.RESULTS, "accuracy.md"), text)

@@ -2,25 +2,31 @@
 """Figure 2: test accuracy and spikes per hidden neuron against the time
 constants, multi-spike and single-spike, on MNIST and Fashion-MNIST.
 
-    experiments/tau_sweep.py [--datasets mnist fashion-mnist] [--train-limit 10000] [--epochs 3]
+    experiments/tau_sweep.py [--datasets mnist fashion-mnist] [--seeds 1 2 3] [--train-limit 10000] [--epochs 3]
 
 Two sweeps through the library default (tau_m 10, tau_s 5): tau_s with tau_m = 2 tau_s
 (the ratio fixed), and tau_m with tau_s = 5 fixed. Everything else is the
 data set's experiments/configs/<dataset>-<mode>.json, so these are shorter
 runs than the accuracy table's (the first --train-limit training images,
---epochs epochs, seed 1); the accuracy is the test accuracy at the epoch
-chosen on validation and the spike counts are measured on the test set with
-`spiketime eval`. Writes experiments/results/tau_sweep.csv and tau_sweep.png.
+--epochs epochs, each seed of --seeds); the accuracy is the test accuracy at
+the epoch chosen on validation and the spike counts are measured on the test
+set with `spiketime eval`. The figure shows the mean over seeds with one
+standard deviation either side; the best point of each curve is chosen on
+mean validation accuracy. Writes experiments/results/tau_sweep.csv (one line
+per run), tau_sweep.md (per curve: each point's mean and spread, the best
+point, and how many seeds pick the same point on their own) and
+tau_sweep.png.
 """
 import argparse
 import os
+import statistics
 
 import common
 
 TAU_S = [1.25, 2.5, 5.0, 10.0, 20.0, 40.0]  # with tau_m = 2 tau_s
 TAU_M = [2.5, 5.0, 10.0, 20.0, 40.0, 80.0]  # with tau_s = 5
 MODES = {"multi": "multi-spike", "single": "single-spike (TTFS)"}
-FIELDS = ["dataset", "mode", "sweep", "tau_m", "tau_s", "best_epoch", "validation_accuracy", "test_accuracy",
+FIELDS = ["dataset", "mode", "sweep", "tau_m", "tau_s", "seed", "best_epoch", "validation_accuracy", "test_accuracy",
           "hidden_spikes_per_neuron", "output_spikes_per_neuron", "hidden_silent_fraction", "run", "command",
           "commit", "clean"]
 
@@ -36,29 +42,70 @@ def tag(x):
     return f"{x:g}".replace(".", "p")
 
 
-def run_all(datasets, train_limit, epochs):
+def run_all(datasets, seeds, train_limit, epochs):
     rows = []
-    for dataset in datasets:
-        for mode in MODES:
-            for sweep, tau_m, tau_s in points():
-                name = f"sweep-{dataset}-{mode}-m{tag(tau_m)}-s{tag(tau_s)}-n{train_limit}-e{epochs}"
-                s = common.train(name, dataset, config=f"{dataset}-{mode}.json",
-                                 settings={"tau_m": tau_m, "tau_s": tau_s, "train_limit": train_limit}, epochs=epochs)
-                test = common.evaluate(s["model"], dataset)
-                rows.append({"dataset": dataset, "mode": mode, "sweep": sweep, "tau_m": tau_m, "tau_s": tau_s,
-                             "best_epoch": s["best"]["epoch"],
-                             "validation_accuracy": s["best"]["validation_accuracy"],
-                             "test_accuracy": test["accuracy"],
-                             "hidden_spikes_per_neuron": test["spikes_per_neuron"][0],
-                             "output_spikes_per_neuron": test["spikes_per_neuron"][-1],
-                             "hidden_silent_fraction": test["silent_fraction"][0],
-                             "run": os.path.relpath(os.path.join(common.RUNS, name), common.ROOT),
-                             "command": s["run"]["command"], "commit": s["run"]["commit"],
-                             "clean": s["run"]["clean"]})
+    for seed in seeds:  # seed-major: a first pass over every point before the others
+        for dataset in datasets:
+            for mode in MODES:
+                rows += [run_point(dataset, mode, sweep, tau_m, tau_s, seed, train_limit, epochs)
+                         for sweep, tau_m, tau_s in points()]
     return rows
 
 
-def plot(rows, datasets, train_limit, epochs, path):
+def run_point(dataset, mode, sweep, tau_m, tau_s, seed, train_limit, epochs):
+    name = f"sweep-{dataset}-{mode}-m{tag(tau_m)}-s{tag(tau_s)}-n{train_limit}-e{epochs}-seed{seed}"
+    s = common.train(name, dataset, config=f"{dataset}-{mode}.json",
+                     settings={"tau_m": tau_m, "tau_s": tau_s, "train_limit": train_limit, "seed": seed},
+                     epochs=epochs)
+    test = common.evaluate(s["model"], dataset)
+    return {"dataset": dataset, "mode": mode, "sweep": sweep, "tau_m": tau_m, "tau_s": tau_s, "seed": seed,
+            "best_epoch": s["best"]["epoch"], "validation_accuracy": s["best"]["validation_accuracy"],
+            "test_accuracy": test["accuracy"], "hidden_spikes_per_neuron": test["spikes_per_neuron"][0],
+            "output_spikes_per_neuron": test["spikes_per_neuron"][-1],
+            "hidden_silent_fraction": test["silent_fraction"][0],
+            "run": os.path.relpath(os.path.join(common.RUNS, name), common.ROOT),
+            "command": s["run"]["command"], "commit": s["run"]["commit"], "clean": s["run"]["clean"]}
+
+
+def curves(rows, datasets):
+    """Per (dataset, mode, sweep): the points in order, each with its runs."""
+    for dataset in datasets:
+        for mode in MODES:
+            for sweep in ("tau_s", "tau_m"):
+                sel = [r for r in rows if (r["dataset"], r["mode"], r["sweep"]) == (dataset, mode, sweep)]
+                xs = sorted({r[sweep] for r in sel})
+                yield dataset, mode, sweep, [(x, [r for r in sel if r[sweep] == x]) for x in xs]
+
+
+def mean_std(values):
+    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def summary_table(rows, datasets):
+    """Markdown: per curve, each point's test accuracy (mean ± std), the best
+    point on mean validation accuracy, and the seeds whose own best point on
+    validation is the same one."""
+    lines = ["| data set | mode | sweep | test accuracy per point, mean ± std (%) | best on validation | seeds agreeing |",
+             "|---|---|---|---|---|---|"]
+    for dataset, mode, sweep, points_ in curves(rows, datasets):
+        if not points_:
+            continue
+        cells = []
+        for x, runs in points_:
+            m, s = mean_std([100 * r["test_accuracy"] for r in runs])
+            cells.append(f"{x:g}: {m:.2f} ± {s:.2f}")
+        best = max(points_, key=lambda p: statistics.mean(r["validation_accuracy"] for r in p[1]))[0]
+        seeds = sorted({r["seed"] for _, runs in points_ for r in runs})
+        agree = 0
+        for seed in seeds:
+            own = max(((x, r) for x, runs in points_ for r in runs if r["seed"] == seed),
+                      key=lambda xr: xr[1]["validation_accuracy"])[0]
+            agree += own == best
+        lines.append(f"| {dataset} | {mode} | {sweep} | {'; '.join(cells)} | {best:g} | {agree} of {len(seeds)} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows, datasets, seeds, train_limit, epochs, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -70,15 +117,17 @@ def plot(rows, datasets, train_limit, epochs, path):
                                                 ("tau_m", "tau_m (tau_s = 5)")]):
             acc_ax, spk_ax = axes[2 * d][col], axes[2 * d + 1][col]
             for mode, label in MODES.items():
-                sel = sorted((r for r in rows if r["dataset"] == dataset and r["mode"] == mode and r["sweep"] == sweep),
-                             key=lambda r: r[sweep])
-                xs = [r[sweep] for r in sel]
+                points_ = next(c[3] for c in curves(rows, [dataset]) if c[1] == mode and c[2] == sweep)
+                xs = [x for x, _ in points_]
+                acc = [mean_std([100 * r["test_accuracy"] for r in runs]) for _, runs in points_]
+                spk = [mean_std([r["hidden_spikes_per_neuron"] for r in runs]) for _, runs in points_]
                 style = "-o" if mode == "multi" else "--s"
-                acc_ax.plot(xs, [100 * r["test_accuracy"] for r in sel], style, label=label)
-                spk_ax.plot(xs, [r["hidden_spikes_per_neuron"] for r in sel], style, label=label)
-                if sel:
-                    best = max(sel, key=lambda r: r["test_accuracy"])
-                    acc_ax.plot([best[sweep]], [100 * best["test_accuracy"]], "*", color="black", markersize=12)
+                acc_ax.errorbar(xs, [m for m, _ in acc], yerr=[s for _, s in acc], fmt=style, capsize=3, label=label)
+                spk_ax.errorbar(xs, [m for m, _ in spk], yerr=[s for _, s in spk], fmt=style, capsize=3, label=label)
+                if points_:
+                    k = max(range(len(points_)),
+                            key=lambda i: statistics.mean(r["validation_accuracy"] for r in points_[i][1]))
+                    acc_ax.plot([xs[k]], [acc[k][0]], "*", color="black", markersize=12)
             acc_ax.set_title(f"{dataset}: {xlabel}")
             acc_ax.set_ylabel("test accuracy (%)")
             spk_ax.set_ylabel("spikes per hidden neuron")
@@ -91,23 +140,24 @@ def plot(rows, datasets, train_limit, epochs, path):
                 ax.grid(alpha=0.3)
             acc_ax.legend(fontsize=8)
     plural = "s" if epochs > 1 else ""
-    fig.suptitle(f"784-800-10, {train_limit} training images, {epochs} epoch{plural}, seed 1 (star: best)")
+    fig.suptitle(f"784-800-10, {train_limit} training images, {epochs} epoch{plural}, mean ± std over "
+                 f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''} (star: best on validation)")
     common.save_figure(fig, path)
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"], choices=["mnist", "fashion-mnist"])
+    p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     p.add_argument("--train-limit", type=int, default=10000)
     p.add_argument("--epochs", type=int, default=3)
     a = p.parse_args()
-    rows = run_all(a.datasets, a.train_limit, a.epochs)
+    rows = run_all(a.datasets, a.seeds, a.train_limit, a.epochs)
     common.write_csv(os.path.join(common.RESULTS, "tau_sweep.csv"), rows, FIELDS)
-    plot(rows, a.datasets, a.train_limit, a.epochs, os.path.join(common.RESULTS, "tau_sweep.png"))
-    for r in rows:
-        print(f"{r['dataset']:14s} {r['mode']:6s} tau_m {r['tau_m']:5g} tau_s {r['tau_s']:5g}: "
-              f"test {100 * r['test_accuracy']:.2f}%, {r['hidden_spikes_per_neuron']:.2f} spikes per hidden neuron")
-    print("wrote experiments/results/tau_sweep.csv and tau_sweep.png")
+    plot(rows, a.datasets, a.seeds, a.train_limit, a.epochs, os.path.join(common.RESULTS, "tau_sweep.png"))
+    text = summary_table(rows, a.datasets)
+    common.write_atomic(os.path.join(common.RESULTS, "tau_sweep.md"), text)
+    print(text + "wrote experiments/results/tau_sweep.csv, tau_sweep.md and tau_sweep.png")
 
 
 if __name__ == "__main__":

@@ -243,6 +243,13 @@ TEST(Config, UnknownKeysAndWrongTypesNameTheKey) {
   EXPECT_NE(message_of([&] { apply_setting(c, "schedule=linear"); })
                 .find("'schedule': unknown schedule 'linear' (constant, step or cosine)"),
             std::string::npos);
+  EXPECT_EQ(c.silent_output, SilentOutput::Peak);  // the default
+  apply_setting(c, "silent_output=push");
+  EXPECT_EQ(c.silent_output, SilentOutput::Push);
+  EXPECT_EQ(config_to_json(c)["silent_output"], "push");
+  EXPECT_NE(message_of([&] { apply_setting(c, "silent_output=surrogate"); })
+                .find("'silent_output': unknown silent_output 'surrogate' (push or peak)"),
+            std::string::npos);
 }
 
 TEST(Config, ResolvedConfigReadsBackToItself) {

@@ -1,9 +1,14 @@
 // The neuron math against closed forms and against each other.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
+#include <tuple>
+#include <utility>
+#include <vector>
 
+#include "reference.hpp"
 #include "spiketime/neuron.hpp"
 
 namespace spiketime {
@@ -186,6 +191,49 @@ TEST(Neuron, GrazingCrossingIsFoundAtThePeak) {
     const NeuronState below{0.0, (1.0 - 1e-12) / peak};
     EXPECT_EQ(first_crossing(below, 100.0, p), kNoCrossing) << ratio;
   }
+}
+
+// potential_peak against a fine-step RK4 scan of V over the whole window:
+// random excitatory and inhibitory inputs, three tau ratios (1 included,
+// where extremum_time takes its log1prel form), peaks at an input, inside a
+// stretch and at the window's end.
+TEST(Neuron, PotentialPeakIsTheHighestPotentialOfAFineStepIntegration) {
+  std::mt19937_64 rng(7);
+  for (const auto& [tau_m, tau_s] : {std::pair{10.0, 5.0}, std::pair{8.0, 8.0}, std::pair{4.0, 9.0}}) {
+    const NeuronParams p{tau_m, tau_s, 1.0, 0};
+    for (int trial = 0; trial < 20; ++trial) {
+      const int n = 1 + static_cast<int>(rng() % 12);
+      std::vector<double> times(n), weights(n);
+      std::uniform_real_distribution<double> when(0.0, 30.0), weight(-0.6, 1.0);
+      for (int e = 0; e < n; ++e) times[e] = when(rng), weights[e] = weight(rng);
+      std::sort(times.begin(), times.end());
+      const double t_end = trial % 4 == 0 ? times.back() + 1.0 : 40.0;  // some end while V still rises
+      const PotentialPeak peak = potential_peak(times.data(), weights.data(), times.size(), t_end, p);
+      // RK4 in steps of at most h that end on every input and on t_end.
+      double v = 0.0, cur = 0.0, best_v = 0.0, best_t = times[0], t = times[0];
+      for (std::size_t e = 0; t < t_end;) {
+        for (; e < times.size() && times[e] <= t; ++e) cur += weights[e];
+        const double stop = e < times.size() ? std::min(times[e], t_end) : t_end;
+        const int steps = static_cast<int>(std::ceil((stop - t) / 1e-3));
+        const double h = (stop - t) / steps;
+        for (int k = 1; k <= steps; ++k) {
+          std::tie(v, cur) = testing::rk4_step(v, cur, h, tau_m, tau_s);
+          if (v > best_v) best_v = v, best_t = t + k * h;
+        }
+        t = stop;
+      }
+      // The scan can only miss the top by |V''| h^2 / 8 (below 1e-8 here);
+      // RK4's own error is far below 1e-10.
+      ASSERT_GE(peak.v, best_v - 1e-10) << "tau_m " << tau_m << " tau_s " << tau_s << " trial " << trial;
+      ASSERT_LE(peak.v, best_v + 1e-8) << "tau_m " << tau_m << " tau_s " << tau_s << " trial " << trial;
+      // The peak's time is found to the scan's resolution (a flat peak moves
+      // more than its height).
+      if (best_v > 1e-3) {
+        EXPECT_NEAR(peak.time, best_t, 0.05) << "trial " << trial;
+      }
+    }
+  }
+  EXPECT_EQ(potential_peak(nullptr, nullptr, 0, 40.0, {}).v, 0.0);
 }
 
 }  // namespace

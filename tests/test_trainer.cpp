@@ -4,7 +4,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <tuple>
+#include <vector>
 
+#include "reference.hpp"
+#include "spiketime/encoding.hpp"
 #include "spiketime/trainer.hpp"
 
 namespace spiketime {
@@ -176,6 +180,93 @@ TEST(Trainer, InputNoiseChangesTrainingButNotItsDependenceOnThreads) {
   }
   EXPECT_LT(diff_threads, 1e-9);
   EXPECT_GT(diff_noise, 1e-4);
+}
+
+TEST(Trainer, SilentTrueClassLearnsFromThePeakOfItsPotential) {
+  // One sample, one SGD step without momentum, no push: with silent_output
+  // peak, the silent true-class output's weights move by lr (1 - p) /
+  // (tau_out theta / tau_m) dV(t*)/dw, with t* the peak of its potential and p
+  // its softmax; the test finds t* by a fine RK4 scan of its own and the
+  // softmax from the other outputs' first spikes. With push (and no push)
+  // they do not move at all.
+  const Dataset data = make_yinyang(1, 5);
+  TrainConfig c = default_config("yinyang");
+  c.hidden = {30};
+  c.optimizer = Optimizer::Sgd;
+  c.momentum = 0.0;
+  c.lr = 0.1;
+  c.batch_size = 1;
+  c.silent_push = 0.0;
+  c.tau_out = 30.0;  // a softmax far from 0 and 1, so that (1 - p) matters
+  const int label = data.labels[0];
+  Model initial = build_model(c, data);
+  Layer& out = initial.net.layers.back();
+  for (int j = 0; j < out.n_in; ++j) out.weight(label, j) = 0.02 * (1 + j % 3);  // below threshold, above 0
+  SpikeTrain input;
+  NetworkWorkspace ws;
+  encode_latency(data.sample(0), data.n_features, initial.encoding, input);
+  network_forward(initial.net, input, ws);
+  const SpikeTrain& hidden = ws.traces[0].spikes;
+  ASSERT_EQ(ws.traces.back().spike_counts[static_cast<std::size_t>(label)], 0);
+  ASSERT_GT(hidden.size(), 10u);
+
+  // The softmax of the true class over first-spike scores (silent: t_end).
+  std::vector<double> first(static_cast<std::size_t>(initial.n_classes), initial.net.t_end);
+  const SpikeTrain& fired = ws.traces.back().spikes;
+  for (std::size_t e = fired.size(); e-- > 0;) first[static_cast<std::size_t>(fired.neurons[e])] = fired.times[e];
+  double denom = 0.0;
+  for (double t : first) denom += std::exp(-(t - first[static_cast<std::size_t>(label)]) / initial.tau_out);
+  const double p_label = 1.0 / denom;
+  ASSERT_GT(p_label, 0.02);
+  ASSERT_LT(p_label, 0.9);
+
+  // The peak of the silent output's potential, by RK4 steps of at most 1e-4.
+  const NeuronParams& np = out.neuron;
+  double v = 0.0, cur = 0.0, t = hidden.times[0], best_v = 0.0, t_peak = t;
+  for (std::size_t e = 0; t < initial.net.t_end;) {
+    for (; e < hidden.size() && hidden.times[e] <= t; ++e) cur += out.weight(label, hidden.neurons[e]);
+    const double stop = e < hidden.size() ? std::min(hidden.times[e], initial.net.t_end) : initial.net.t_end;
+    const int steps = static_cast<int>(std::ceil((stop - t) / 1e-4));
+    for (int k = 1; k <= steps; ++k) {
+      std::tie(v, cur) = testing::rk4_step(v, cur, (stop - t) / steps, np.tau_m, np.tau_s);
+      if (v > best_v) best_v = v, t_peak = t + k * (stop - t) / steps;
+    }
+    t = stop;
+  }
+  ASSERT_GT(best_v, 0.0);
+  ASSERT_LT(best_v, np.theta);
+  // dV(t*)/dw_j: the closed-form PSP of each of j's spikes before t*.
+  std::vector<double> dv_dw(static_cast<std::size_t>(out.n_in), 0.0);
+  for (std::size_t e = 0; e < hidden.size(); ++e) {
+    const double s = t_peak - hidden.times[e];
+    if (s > 0.0) {
+      dv_dw[static_cast<std::size_t>(hidden.neurons[e])] +=
+          np.tau_s / (np.tau_m - np.tau_s) * (std::exp(-s / np.tau_m) - std::exp(-s / np.tau_s));
+    }
+  }
+  // The slope of the virtual crossing: theta / tau_m, or the min_vdot floor
+  // where that is higher (Yin-Yang's floor, 0.1 theta / tau_m, is not).
+  ASSERT_LT(c.min_vdot, 1.0);
+  const double vdot_floor = np.theta / np.tau_m;
+  for (SilentOutput mode : {SilentOutput::Push, SilentOutput::Peak}) {
+    c.silent_output = mode;
+    ThreadPool pool(1);
+    Trainer trainer(c, initial, pool);
+    trainer.train_epoch(data, 0, nullptr);
+    const Layer& after = trainer.model().net.layers.back();
+    double largest = 0.0;
+    for (int j = 0; j < out.n_in; ++j) {
+      const double moved = after.weight(label, j) - out.weight(label, j);
+      const double expected = mode == SilentOutput::Peak
+                                  ? c.lr * (1.0 - p_label) / initial.tau_out / vdot_floor * dv_dw[static_cast<std::size_t>(j)]
+                                  : 0.0;
+      EXPECT_NEAR(moved, expected, 1e-4 * std::abs(expected) + 1e-15) << silent_output_name(mode) << " input " << j;
+      largest = std::max(largest, std::abs(moved));
+    }
+    if (mode == SilentOutput::Peak) {
+      EXPECT_GT(largest, 1e-3);
+    }
+  }
 }
 
 }  // namespace

@@ -15,12 +15,20 @@ namespace spiketime {
 
 enum class Optimizer { Adam, Sgd };
 enum class Schedule { Constant, Step, Cosine };
+// What a true-class output that stays silent in a training sample gets (it
+// has no spike time, so no exact gradient): Push, the constant silent_push
+// per input spike; Peak, the gradient its loss would have if it had fired
+// at the peak of its potential, with dV/dt = theta/tau_m there (or the
+// min_vdot floor, if higher).
+enum class SilentOutput { Push, Peak };
 // The names config files use ("adam", "sgd"; "constant", "step",
 // "cosine"), and back: an unknown name is an InputError listing the names.
 const char* optimizer_name(Optimizer o);
 Optimizer parse_optimizer(const std::string& name);
 const char* schedule_name(Schedule s);
 Schedule parse_schedule(const std::string& name);
+const char* silent_output_name(SilentOutput s);  // "push", "peak"
+SilentOutput parse_silent_output(const std::string& name);
 
 struct TrainConfig {
   // Data
@@ -59,6 +67,7 @@ struct TrainConfig {
   double input_dropout = 0.0;  // probability of dropping each training input spike
   // Weight push (per input spike) for silent outputs, and for neurons silent over a whole batch
   double silent_push = 0.01;
+  SilentOutput silent_output = SilentOutput::Peak;  // a silent true-class output: push or gradient at its peak
   // Initialization (see init.hpp)
   double init_mean_drive = 2.0, init_std_drive = 2.0;
   double init_hidden_spikes = 3.0;  // expected spikes per hidden neuron, to scale the layer above

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <limits>
 
 namespace spiketime {
@@ -72,6 +73,17 @@ inline double v_dot(NeuronState x, const NeuronParams& p) { return (x.i - x.v) /
 // Time after the reference at which V has its only extremum (where V = I), or
 // kNoCrossing when V has none in (0, inf).
 double extremum_time(NeuronState x, const NeuronParams& p);
+
+// The highest potential in [times[0], t_end] of a neuron at rest before
+// times[0] that receives n input spikes (times ascending; spike e adds
+// weights[e] to I) and never fires, with its time; {t_end, 0} when n == 0.
+// The trainer's gradient for a silent output is taken at this peak.
+struct PotentialPeak {
+  double time;
+  double v;
+};
+PotentialPeak potential_peak(const double* times, const double* weights, std::size_t n, double t_end,
+                             const NeuronParams& p);
 
 // The first upward crossing of theta in (0, s_max], as a time after the
 // reference, or kNoCrossing. Requires x.v < theta (true after a reset).

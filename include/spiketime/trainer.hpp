@@ -74,6 +74,10 @@ class Trainer {
   void train_batch(const Dataset& train, const std::vector<std::size_t>& order, std::size_t begin, std::size_t end,
                    int epoch, double lr);
   uint64_t noise_seed(int epoch, std::size_t sample) const;  // input noise of one sample in one epoch
+  // silent_output peak: adds to the thread's gradient that of output o
+  // (silent in the sample, p_label its class's softmax) as if it had fired
+  // at its potential's peak; false when its potential never rises above 0.
+  bool peak_gradient(const Layer& out, int o, const SpikeTrain& below, double p_label, ThreadState& ts) const;
   void apply_update(std::size_t batch, double lr);
   struct OptimizerPass;
   OptimizerPass optimizer_pass(double lr, int64_t step);  // the optimizer update of step number `step`

@@ -144,6 +144,31 @@ double extremum_time(NeuronState x, const NeuronParams& p) {
   return -p.tau_m * q * log1prel(arg);
 }
 
+PotentialPeak potential_peak(const double* times, const double* weights, std::size_t n, double t_end,
+                             const NeuronParams& p) {
+  PotentialPeak best{t_end, 0.0};
+  if (n == 0) return best;
+  best.time = std::min(times[0], t_end);
+  NeuronState x{};
+  double t = times[0];
+  std::size_t e = 0;
+  while (t < t_end) {
+    for (; e < n && times[e] <= t; ++e) x.i += weights[e];
+    const double next = e < n ? std::min(times[e], t_end) : t_end;
+    // V is continuous (an input steps I only): the highest V of the stretch is
+    // at its only extremum, if that is a maximum inside it, or at its end.
+    const double s_peak = extremum_time(x, p);
+    if (s_peak < next - t && v_dot(x, p) > 0.0) {
+      const double v = evolve(x, s_peak, p).v;
+      if (v > best.v) best = {t + s_peak, v};
+    }
+    x = evolve(x, next - t, p);
+    if (x.v > best.v) best = {next, x.v};
+    t = next;
+  }
+  return best;
+}
+
 double first_crossing(NeuronState x, double s_max, const NeuronParams& p, CrossingSolver solver) {
   // V can only reach theta > 0 if it starts rising towards a positive current.
   if (!(s_max > 0.0) || x.i <= 0.0 || x.i <= x.v) return kNoCrossing;

@@ -17,7 +17,7 @@ using nlohmann::json;
 namespace {
 
 using FieldPtr = std::variant<std::string TrainConfig::*, Precision TrainConfig::*, Optimizer TrainConfig::*,
-                              Schedule TrainConfig::*, double TrainConfig::*, int TrainConfig::*,
+                              Schedule TrainConfig::*, SilentOutput TrainConfig::*, double TrainConfig::*, int TrainConfig::*,
                               std::int64_t TrainConfig::*, std::vector<int> TrainConfig::*,
                               std::vector<double> TrainConfig::*>;
 struct Field {
@@ -61,6 +61,7 @@ const std::vector<Field>& fields() {
       {"input_jitter", &TrainConfig::input_jitter},
       {"input_dropout", &TrainConfig::input_dropout},
       {"silent_push", &TrainConfig::silent_push},
+      {"silent_output", &TrainConfig::silent_output},
       {"init_mean_drive", &TrainConfig::init_mean_drive},
       {"init_std_drive", &TrainConfig::init_std_drive},
       {"init_hidden_spikes", &TrainConfig::init_hidden_spikes},
@@ -74,11 +75,13 @@ const std::vector<Field>& fields() {
 const char* name_of(Precision p) { return precision_name(p); }
 const char* name_of(Optimizer o) { return optimizer_name(o); }
 const char* name_of(Schedule s) { return schedule_name(s); }
+const char* name_of(SilentOutput s) { return silent_output_name(s); }
 template <class E>
 E parse_name(const std::string& name) {
   if constexpr (std::is_same_v<E, Precision>) return parse_precision(name);
   if constexpr (std::is_same_v<E, Optimizer>) return parse_optimizer(name);
   if constexpr (std::is_same_v<E, Schedule>) return parse_schedule(name);
+  if constexpr (std::is_same_v<E, SilentOutput>) return parse_silent_output(name);
 }
 
 [[noreturn]] void bad(const std::string& source, const std::string& key, const std::string& problem) {
@@ -157,12 +160,17 @@ namespace {
 constexpr Named<Optimizer> kOptimizerNames[] = {{Optimizer::Adam, "adam"}, {Optimizer::Sgd, "sgd"}};
 constexpr Named<Schedule> kScheduleNames[] = {
     {Schedule::Constant, "constant"}, {Schedule::Step, "step"}, {Schedule::Cosine, "cosine"}};
+constexpr Named<SilentOutput> kSilentOutputNames[] = {{SilentOutput::Push, "push"}, {SilentOutput::Peak, "peak"}};
 }  // namespace
 
 const char* optimizer_name(Optimizer o) { return name_in(kOptimizerNames, o); }
 Optimizer parse_optimizer(const std::string& name) { return value_in(kOptimizerNames, name, "optimizer"); }
 const char* schedule_name(Schedule s) { return name_in(kScheduleNames, s); }
 Schedule parse_schedule(const std::string& name) { return value_in(kScheduleNames, name, "schedule"); }
+const char* silent_output_name(SilentOutput s) { return name_in(kSilentOutputNames, s); }
+SilentOutput parse_silent_output(const std::string& name) {
+  return value_in(kSilentOutputNames, name, "silent_output");
+}
 
 TrainConfig default_config(const std::string& dataset) {
   TrainConfig c;

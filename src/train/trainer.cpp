@@ -183,6 +183,7 @@ struct Trainer::ThreadState : SampleState {
   // Per layer, over this thread's part of the batch: spikes of each input
   // neuron and of each neuron, for the silent-neuron push.
   std::vector<std::vector<double>> inputs_fired, neurons_fired;
+  std::vector<double> peak_weights;  // peak_gradient's gathered weights
 };
 
 Trainer::Trainer(const TrainConfig& config, Model model, ThreadPool& pool)
@@ -323,8 +324,9 @@ void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& 
       const std::size_t i = order[k];
       const int label = train.labels[i];
       const InputNoise noise{config_.input_dropout, config_.input_jitter, noise_seed(epoch, i)};
+      ReadoutResult result;
       try {
-        run_sample(model_, train.sample(i), label, ts, noise);
+        result = run_sample(model_, train.sample(i), label, ts, noise);
       } catch (const SpikeLimitError& e) {
         throw SpikeLimitError("epoch " + std::to_string(epoch + 1) + ", training sample " + std::to_string(i) + ": " +
                               e.what() + "; the run directory keeps the last finished epoch");
@@ -339,14 +341,21 @@ void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& 
       }
       // A silent output gets no timing gradient, and a silent true-class
       // output could never learn to fire: push the weights from the inputs
-      // that fired up instead. Wrong classes are pushed alike, so that the
-      // loss moves their spikes late rather than out of the window (where
-      // they would be lost for the samples of their own class).
+      // that fired up instead (or, with silent_output peak, give the true
+      // class the gradient it would have with a spike at its potential's
+      // peak). Wrong classes are pushed alike, so that the loss moves their
+      // spikes late rather than out of the window (where they would be lost
+      // for the samples of their own class).
       const Layer& out = model_.net.layers.back();
       const auto& out_counts = ts.ws.traces.back().spike_counts;
       const SpikeTrain& below = n_layers == 1 ? ts.input : ts.ws.traces[n_layers - 2].spikes;
-      for (int o = 0; o < out.n_out && push > 0.0; ++o) {
+      for (int o = 0; o < out.n_out; ++o) {
         if (out_counts[static_cast<std::size_t>(o)] > 0) continue;
+        if (o == label && config_.silent_output == SilentOutput::Peak &&
+            peak_gradient(out, o, below, std::exp(-result.loss), ts)) {
+          continue;
+        }
+        if (push == 0.0) continue;
         for (int32_t j : below.neurons) ts.grad.weights.back()[static_cast<std::size_t>(j) * out.stride() + o] -= push;
       }
     }
@@ -361,6 +370,32 @@ void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& 
   apply_update(end - begin, lr);
   last_epoch_seconds_.samples += std::chrono::duration<double>(samples_done - start).count();
   last_epoch_seconds_.optimizer += std::chrono::duration<double>(Clock::now() - samples_done).count();
+}
+
+bool Trainer::peak_gradient(const Layer& out, int o, const SpikeTrain& below, double p_label,
+                            ThreadState& ts) const {
+  // The output's potential over the sample, as if it never fired.
+  auto& w = ts.peak_weights;
+  w.resize(below.size());
+  for (std::size_t e = 0; e < below.size(); ++e) {
+    w[e] = out.weights[static_cast<std::size_t>(below.neurons[e]) * out.stride() + static_cast<std::size_t>(o)];
+  }
+  const PotentialPeak peak = potential_peak(below.times.data(), w.data(), below.size(), model_.net.t_end, out.neuron);
+  if (!(peak.v > 0.0)) return false;  // nothing to raise: the push instead
+  // Scored as a spike at t_end: dL/dt = (1 - p_label) / tau_out. A spike at
+  // the peak would move by -dV/Vdot, and dV(t_peak)/dw_j = sum over j's
+  // spikes of kappa(t_peak - t_j). The virtual crossing has no slope of its
+  // own: Vdot = theta / tau_m (one that reaches theta in one membrane time
+  // constant), or the min_vdot floor where that is higher. (A lower floor,
+  // Yin-Yang's 0.1, made the step ten times larger and SGD diverge.)
+  const double vdot = std::max(config_.min_vdot, 1.0) * out.neuron.theta / out.neuron.tau_m;
+  const double scale = (1.0 - p_label) / model_.tau_out / vdot;
+  double* grad = ts.grad.weights.back().data();
+  for (std::size_t e = 0; e < below.size() && below.times[e] < peak.time; ++e) {
+    grad[static_cast<std::size_t>(below.neurons[e]) * out.stride() + static_cast<std::size_t>(o)] -=
+        scale * kappa(peak.time - below.times[e], out.neuron);
+  }
+  return true;
 }
 
 uint64_t Trainer::noise_seed(int epoch, std::size_t sample) const {

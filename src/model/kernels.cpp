@@ -281,15 +281,19 @@ HWY_INLINE void OptimizerVector(const OptimizerArgs& a, double* w, double* m, do
   const V wk = hn::LoadU(d, w);
   if constexpr (kAdam) {
     // m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g g;
-    // w -= lr ((m / bias1) / (sqrt(v / bias2) + eps) + decay w)
+    // w -= (lr / bias1) m / (sqrt(v) / sqrt(bias2) + eps) + lr decay w,
+    // PyTorch's arrangement: one division and one square root per weight
+    // (the bias corrections are scalars, a.step_size and a.inv_sqrt_bias2).
+    // Division and square root dominate the step's time: with three
+    // divisions it took 3.0 ns per weight on the Xeon VM (avx512 and avx2).
     const V mk = hn::Add(hn::Mul(hn::Set(d, a.beta1), hn::LoadU(d, m)), hn::Mul(hn::Set(d, 1.0 - a.beta1), gk));
     const V vk =
         hn::Add(hn::Mul(hn::Set(d, a.beta2), hn::LoadU(d, v)), hn::Mul(hn::Mul(hn::Set(d, 1.0 - a.beta2), gk), gk));
-    const V step = hn::Div(hn::Div(mk, hn::Set(d, a.bias1)),
-                           hn::Add(hn::Sqrt(hn::Div(vk, hn::Set(d, a.bias2))), hn::Set(d, a.eps)));
+    const V denom = hn::Add(hn::Mul(hn::Sqrt(vk), hn::Set(d, a.inv_sqrt_bias2)), hn::Set(d, a.eps));
+    const V step = hn::Div(hn::Mul(hn::Set(d, a.step_size), mk), denom);
     hn::StoreU(mk, d, m);
     hn::StoreU(vk, d, v);
-    hn::StoreU(hn::Sub(wk, hn::Mul(hn::Set(d, a.lr), hn::Add(step, hn::Mul(hn::Set(d, a.weight_decay), wk)))), d, w);
+    hn::StoreU(hn::Sub(wk, hn::Add(step, hn::Mul(hn::Set(d, a.lr * a.weight_decay), wk))), d, w);
   } else {
     // velocity = mu velocity + g;  w -= lr (velocity + decay w)
     const V vel = hn::Add(hn::Mul(hn::Set(d, a.momentum), hn::LoadU(d, m)), gk);
@@ -343,6 +347,15 @@ HWY_EXPORT(OptimizerStep);
 void forward_layer(const ForwardArgs& args) { HWY_DYNAMIC_DISPATCH(ForwardLayer)(args); }
 void backward_layer(const BackwardArgs& args) { HWY_DYNAMIC_DISPATCH(BackwardLayer)(args); }
 void optimizer_step(const OptimizerArgs& args) { HWY_DYNAMIC_DISPATCH(OptimizerStep)(args); }
+
+void adam_constants(OptimizerArgs& args, double lr, double beta1, double beta2, double eps, int64_t t) {
+  args.lr = lr;
+  args.beta1 = beta1;
+  args.beta2 = beta2;
+  args.eps = eps;
+  args.step_size = lr / (1.0 - std::pow(beta1, static_cast<double>(t)));
+  args.inv_sqrt_bias2 = 1.0 / std::sqrt(1.0 - std::pow(beta2, static_cast<double>(t)));
+}
 
 }  // namespace spiketime::kernels
 #endif

@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdint>
 
 #include "spiketime/layer.hpp"
 
@@ -84,9 +85,11 @@ void backward_layer(const BackwardArgs& args);
 // The optimizer's elementwise step over n contiguous weights: Adam with
 // decoupled weight decay (second_moment non-null) or SGD with momentum
 // (first_moment is the velocity). The gradient is g * factor, and g is
-// cleared; a null g stands for a zero gradient and is not touched.
+// cleared; a null g stands for a zero gradient and is not touched. Adam's
+// bias corrections come as step_size = lr / (1 - beta1^t) and
+// inv_sqrt_bias2 = 1 / sqrt(1 - beta2^t) (adam_constants).
 struct OptimizerArgs {
-  double lr, beta1, beta2, eps, bias1, bias2, momentum, weight_decay, factor;
+  double lr, beta1, beta2, eps, step_size, inv_sqrt_bias2, momentum, weight_decay, factor;
   std::size_t n;
   double* weights;
   double* first_moment;
@@ -94,5 +97,7 @@ struct OptimizerArgs {
   double* gradient;
 };
 void optimizer_step(const OptimizerArgs& args);
+// Sets lr, beta1, beta2, eps and Adam's bias corrections for step t >= 1.
+void adam_constants(OptimizerArgs& args, double lr, double beta1, double beta2, double eps, int64_t t);
 
 }  // namespace spiketime::kernels

@@ -257,12 +257,7 @@ struct Trainer::OptimizerPass {
 
 Trainer::OptimizerPass Trainer::optimizer_pass(double lr, int64_t step) {
   kernels::OptimizerArgs opt{};
-  opt.lr = lr;
-  opt.beta1 = config_.beta1;
-  opt.beta2 = config_.beta2;
-  opt.eps = config_.adam_eps;
-  opt.bias1 = 1.0 - std::pow(config_.beta1, static_cast<double>(step));
-  opt.bias2 = 1.0 - std::pow(config_.beta2, static_cast<double>(step));
+  kernels::adam_constants(opt, lr, config_.beta1, config_.beta2, config_.adam_eps, step);
   opt.momentum = config_.momentum;
   opt.weight_decay = config_.weight_decay;
   return {opt, config_.optimizer == Optimizer::Adam, *this};

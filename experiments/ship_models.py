@@ -6,9 +6,12 @@ trained it, the commit, the resolved config, the chosen epoch) and a line in
 models/README.md with the figure `spiketime eval --model models/<name>.bin
 --dataset D --json` gives.
 
-    experiments/ship_models.py
+    experiments/ship_models.py [--variants multi single] [--datasets mnist fashion-mnist]
 
-Run experiments/accuracy_table.py first.
+Run experiments/accuracy_table.py first. Only the variants and data sets
+named are shipped again (their runs must be on this machine); the others'
+models stay, and their lines in models/README.md are rebuilt from their
+.json.
 """
 import argparse
 import csv
@@ -23,7 +26,10 @@ MODELS = os.path.join(common.ROOT, "models")
 
 
 def main():
-    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--variants", nargs="+", default=list(NAMES), choices=list(NAMES))
+    p.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"], choices=["mnist", "fashion-mnist"])
+    a = p.parse_args()
     table = os.path.join(common.RESULTS, "accuracy.csv")
     if not os.path.exists(table):
         common.fail(f"{table} not found: run experiments/accuracy_table.py first")
@@ -38,9 +44,18 @@ def main():
              "|---|---|---|---|---|"]
     os.makedirs(MODELS, exist_ok=True)
     for (dataset, variant) in sorted({(r["dataset"], r["variant"]) for r in rows}):
+        name = NAMES[variant].format(dataset=dataset)
+        if variant not in a.variants or dataset not in a.datasets:
+            kept = os.path.join(MODELS, name + ".json")
+            if os.path.exists(kept):
+                with open(kept) as f:
+                    m = json.load(f)
+                spikes = ", ".join(f"{x:.2f}" for x in m["spikes_per_neuron"])
+                lines.append(f"| `{m['model']}` | `{m['trained_by']}` | `{m['eval_command']}` | "
+                             f"{100 * m['test_accuracy']:.2f} % | {spikes} |")
+            continue
         candidates = [r for r in rows if r["dataset"] == dataset and r["variant"] == variant]
         best = max(candidates, key=lambda r: (float(r["validation_accuracy"]), -int(r["seed"])))
-        name = NAMES[variant].format(dataset=dataset)
         target = os.path.join(MODELS, name + ".bin")
         tmp = target + ".tmp"
         shutil.copyfile(os.path.join(common.ROOT, best["run"], "model.bin"), tmp)

@@ -13,7 +13,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdint>
 
 #include "spiketime/layer.hpp"
 

@@ -17,8 +17,8 @@ using nlohmann::json;
 namespace {
 
 using FieldPtr = std::variant<std::string TrainConfig::*, Precision TrainConfig::*, Optimizer TrainConfig::*,
-                              Schedule TrainConfig::*, SilentOutput TrainConfig::*, double TrainConfig::*, int TrainConfig::*,
-                              std::int64_t TrainConfig::*, std::vector<int> TrainConfig::*,
+                              Schedule TrainConfig::*, SilentOutput TrainConfig::*, double TrainConfig::*,
+                              int TrainConfig::*, std::int64_t TrainConfig::*, std::vector<int> TrainConfig::*,
                               std::vector<double> TrainConfig::*>;
 struct Field {
   const char* key;

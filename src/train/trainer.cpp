@@ -437,6 +437,9 @@ void Trainer::apply_update(std::size_t batch, double lr) {
       const auto n_out = static_cast<std::size_t>(layer.n_out);
       std::vector<double> push(n_out);
       for (std::size_t i = 0; i < n_out; ++i) push[i] = fired[l][i] == 0.0 ? config_.silent_push : 0.0;
+      // Without a push in the layer and without clipping, the average is the
+      // optimizer kernel's factor: no pass of its own over the row.
+      const bool scale_in_step = !clipping && std::all_of(push.begin(), push.end(), [](double x) { return x == 0.0; });
       const auto [row_begin, row_end] = split_range(static_cast<std::size_t>(layer.n_in), n_threads, t);
       for (std::size_t j = row_begin; j < row_end; ++j) {
         if (l == 0 && quiet_row_[j]) continue;  // stepped during the batch
@@ -453,6 +456,10 @@ void Trainer::apply_update(std::size_t batch, double lr) {
         const double fired_j = inputs_fired[l][j];
         if (fired_j == 0.0) {  // no thread's gradient has this row
           if (!clipping) optimizer.zero_gradient_row(l, j);
+          continue;
+        }
+        if (scale_in_step) {
+          optimizer.step(l, offset, n_out, g, scale);
           continue;
         }
         for (std::size_t i = 0; i < n_out; ++i) g[i] = (g[i] - push[i] * fired_j) * scale;

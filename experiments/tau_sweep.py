@@ -26,7 +26,8 @@ import common
 TAU_S = [1.25, 2.5, 5.0, 10.0, 20.0, 40.0]  # with tau_m = 2 tau_s
 TAU_M = [2.5, 5.0, 10.0, 20.0, 40.0, 80.0]  # with tau_s = 5
 MODES = {"multi": "multi-spike", "single": "single-spike (TTFS)"}
-FIELDS = ["dataset", "mode", "sweep", "tau_m", "tau_s", "seed", "best_epoch", "validation_accuracy", "test_accuracy",
+FIELDS = ["dataset", "mode", "sweep", "tau_m", "tau_s", "seed", "best_epoch", "validation_accuracy",
+          "validation_by_epoch", "test_accuracy",
           "hidden_spikes_per_neuron", "output_spikes_per_neuron", "hidden_silent_fraction", "run", "command",
           "commit", "clean"]
 
@@ -60,6 +61,7 @@ def run_point(dataset, mode, sweep, tau_m, tau_s, seed, train_limit, epochs):
     test = common.evaluate(s["model"], dataset)
     return {"dataset": dataset, "mode": mode, "sweep": sweep, "tau_m": tau_m, "tau_s": tau_s, "seed": seed,
             "best_epoch": s["best"]["epoch"], "validation_accuracy": s["best"]["validation_accuracy"],
+            "validation_by_epoch": " ".join(str(e["validation_accuracy"]) for e in s["epochs"]),
             "test_accuracy": test["accuracy"], "hidden_spikes_per_neuron": test["spikes_per_neuron"][0],
             "output_spikes_per_neuron": test["spikes_per_neuron"][-1],
             "hidden_silent_fraction": test["silent_fraction"][0],
@@ -81,12 +83,41 @@ def mean_std(values):
     return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
+def ranks(values):
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    r = [0.0] * len(values)
+    for rank, i in enumerate(order):
+        r[i] = float(rank)
+    return r
+
+
+def spearman(a, b):
+    """Rank correlation of two lists of the same points (no ties expected)."""
+    ra, rb = ranks(a), ranks(b)
+    n = len(a)
+    return 1.0 - 6.0 * sum((x - y) ** 2 for x, y in zip(ra, rb)) / (n * (n * n - 1)) if n > 1 else 1.0
+
+
+def settled(points_):
+    """How settled the ranking of a curve's points is at the runs' length:
+    the rank correlation of the points' mean validation accuracy after the
+    last epoch and after the one before, and whether the best point is the
+    same after both."""
+    def at(epoch_from_end):
+        return [statistics.mean(float(r["validation_by_epoch"].split()[-epoch_from_end]) for r in runs)
+                for _, runs in points_]
+    last, before = at(1), at(2)
+    same_best = max(range(len(last)), key=last.__getitem__) == max(range(len(before)), key=before.__getitem__)
+    return spearman(last, before), same_best
+
+
 def summary_table(rows, datasets):
     """Markdown: per curve, each point's test accuracy (mean ± std), the best
-    point on mean validation accuracy, and the seeds whose own best point on
-    validation is the same one."""
-    lines = ["| data set | mode | sweep | test accuracy per point, mean ± std (%) | best on validation | seeds agreeing |",
-             "|---|---|---|---|---|---|"]
+    point on mean validation accuracy, the seeds whose own best point on
+    validation is the same one, and how settled the ranking is (settled())."""
+    lines = ["| data set | mode | sweep | test accuracy per point, mean ± std (%) | best on validation | seeds agreeing "
+             "| rank correlation, last two epochs; same best |",
+             "|---|---|---|---|---|---|---|"]
     for dataset, mode, sweep, points_ in curves(rows, datasets):
         if not points_:
             continue
@@ -101,7 +132,9 @@ def summary_table(rows, datasets):
             own = max(((x, r) for x, runs in points_ for r in runs if r["seed"] == seed),
                       key=lambda xr: xr[1]["validation_accuracy"])[0]
             agree += own == best
-        lines.append(f"| {dataset} | {mode} | {sweep} | {'; '.join(cells)} | {best:g} | {agree} of {len(seeds)} |")
+        rho, same_best = settled(points_)
+        lines.append(f"| {dataset} | {mode} | {sweep} | {'; '.join(cells)} | {best:g} | {agree} of {len(seeds)} "
+                     f"| {rho:.2f}; {'yes' if same_best else 'no'} |")
     return "\n".join(lines) + "\n"
 
 

@@ -241,7 +241,10 @@ def silent_push(layer: LIF, times_in: torch.Tensor, times_out: torch.Tensor, str
     sample where it is silent, in addition. Its value is
     -strength * mean_b sum_(i,j) n_bj w_ij over the silent (b, i), n_bj the
     spikes of input j in sample b. times_in and times_out are spike times
-    (batch, n, K) or spike counts (batch, n), as LIFStack.spike_counts gives."""
+    (batch, n, K) or spike counts (batch, n), as LIFStack.spike_counts gives.
+    This is the trainer's push (config silent_output=push); its default for a
+    silent true-class output, the gradient at the peak of its potential
+    (silent_output=peak), has no counterpart here."""
     if times_in.dim() == 3:
         counts = torch.isfinite(times_in.detach()).sum(2)
     else:

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Figure 3: how many times each neuron fires per test image, per layer, for
 the shipped models (models/*.bin), and for the hidden layer across the
-time-constant sweep (runs of tau_sweep.py, if present).
+ratio-fixed time-constant sweep (its seed-1 runs of tau_sweep.py, if present).
 
     experiments/spike_histograms.py
 
@@ -46,8 +46,8 @@ def collect():
     if os.path.exists(sweep_csv):
         with open(sweep_csv) as f:
             for r in csv.DictReader(f):
-                if r["sweep"] != "tau_s":
-                    continue
+                if r["sweep"] != "tau_s" or str(r.get("seed", "1")) != "1":
+                    continue  # the ratio-fixed sweep, its first seed
                 model = os.path.join(common.ROOT, r["run"], "model.bin")
                 result = common.evaluate(model, r["dataset"])
                 rows += histogram_rows(f"sweep-{r['mode']}", r["dataset"], result, r["tau_m"], r["tau_s"])

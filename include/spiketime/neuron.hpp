@@ -58,9 +58,9 @@ double kappa_prime(double s, const NeuronParams& p);
 // The three factors of an interval s >= 0, shared by every neuron of a layer:
 // V(t0+s) = m V + kappa I and I(t0+s) = s I.
 struct Decay {
-  double m;      // exp(-s/tau_m)
-  double s;      // exp(-s/tau_s)
-  double kappa;  // kappa(s)
+  double membrane;  // exp(-s/tau_m)
+  double synapse;   // exp(-s/tau_s)
+  double kappa;     // kappa(s)
 };
 Decay decay(double s, const NeuronParams& p);
 

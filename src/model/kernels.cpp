@@ -111,8 +111,8 @@ void ForwardBlock(const ForwardArgs& a, int b, int width) {
   for (uint32_t k = 0; k < a.n_steps; ++k) {
     const InputStep& s = a.steps[k];
     if (s.dt > 0.0) {
-      const auto fm = hn::Set(d, static_cast<T>(s.f.m)), fkappa = hn::Set(d, static_cast<T>(s.f.kappa)),
-                 fs = hn::Set(d, static_cast<T>(s.f.s));
+      const auto fm = hn::Set(d, static_cast<T>(s.f.membrane)), fkappa = hn::Set(d, static_cast<T>(s.f.kappa)),
+                 fs = hn::Set(d, static_cast<T>(s.f.synapse));
       uint64_t flagged = 0;
       const T *v0 = v[now], *c0 = c[now];
       T *v1 = v[1 - now], *c1 = c[1 - now];
@@ -211,8 +211,8 @@ void BackwardBlock(const BackwardArgs& a, int block, int width) {
       const int l = a.out_neuron[e] - b;
       const double lambda = a.lambda[e];
       const Decay& f = a.entry_decay[e];
-      acc_m[l] += static_cast<T>(lambda * f.m);
-      acc_s[l] += static_cast<T>(lambda * f.s);
+      acc_m[l] += static_cast<T>(lambda * f.membrane);
+      acc_s[l] += static_cast<T>(lambda * f.synapse);
       acc_kappa[l] += static_cast<T>(lambda * f.kappa);
       active = true;
     }
@@ -242,7 +242,7 @@ void BackwardBlock(const BackwardArgs& a, int block, int width) {
       }
     }
     const Decay& f = a.shift[m];
-    const auto fm = hn::Set(ds, static_cast<T>(f.m)), fs = hn::Set(ds, static_cast<T>(f.s)),
+    const auto fm = hn::Set(ds, static_cast<T>(f.membrane)), fs = hn::Set(ds, static_cast<T>(f.synapse)),
                fkappa = hn::Set(ds, static_cast<T>(f.kappa));
     for (int q = 0; q < used; ++q) {
       const auto am = hn::Load(ds, acc_m + q * kLanes);

@@ -147,7 +147,7 @@ bool resolve_crossings(const NeuronParams& p, int n, uint32_t step, NeuronState 
   // crossing's own factor, the current (i_start q_elapsed^2) and the potential
   // at the end (kappa = q (1 - q)), so a spike costs one square root and one
   // logarithm (for its time).
-  const bool by_factors = p.tau_m == 2.0 * p.tau_s && f.m > 0.0 &&
+  const bool by_factors = p.tau_m == 2.0 * p.tau_s && f.membrane > 0.0 &&
                           (solver == CrossingSolver::Automatic || solver == CrossingSolver::Quadratic);
   double elapsed = 0.0, q_elapsed = 1.0;
   bool spiked = false;
@@ -155,7 +155,7 @@ bool resolve_crossings(const NeuronParams& p, int n, uint32_t step, NeuronState 
     double current;
     if (by_factors) {
       const double q = quadratic_crossing_factor(x, p);
-      if (q == 0.0 || q * q_elapsed < f.m) break;  // none, or after t0 + dt
+      if (q == 0.0 || q * q_elapsed < f.membrane) break;  // none, or after t0 + dt
       elapsed -= p.tau_m * std::log(q);
       q_elapsed *= q;
       current = i_start * q_elapsed * q_elapsed;
@@ -191,7 +191,7 @@ bool resolve_crossings(const NeuronParams& p, int n, uint32_t step, NeuronState 
   }
   if (!spiked) return false;
   if (by_factors) {
-    const double q_rest = std::min(1.0, f.m / q_elapsed);
+    const double q_rest = std::min(1.0, f.membrane / q_elapsed);
     v_end = x.v * q_rest + x.i * q_rest * (1.0 - q_rest);
   } else {
     v_end = evolve(x, dt - elapsed, p).v;

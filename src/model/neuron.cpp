@@ -130,7 +130,7 @@ Decay decay(double s, const NeuronParams& p) {
 
 NeuronState evolve(NeuronState x, double s, const NeuronParams& p) {
   const Decay d = decay(s, p);
-  return {d.m * x.v + d.kappa * x.i, d.s * x.i};
+  return {d.membrane * x.v + d.kappa * x.i, d.synapse * x.i};
 }
 
 double extremum_time(NeuronState x, const NeuronParams& p) {

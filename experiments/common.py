@@ -31,6 +31,11 @@ def git_commit():
     return {"commit": git("rev-parse", "HEAD"), "clean": git("status", "--porcelain", "--untracked-files=no") == ""}
 
 
+def tag(x):
+    """A number as run names write it: 2.5 -> 2p5, 10.0 -> 10."""
+    return f"{x:g}".replace(".", "p")
+
+
 def write_atomic(path, text):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")

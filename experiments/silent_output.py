@@ -34,10 +34,6 @@ FIELDS = ["dataset", "mode", "tau_m", "tau_s", "silent_output", "seed", "best_ep
           "test_accuracy", "output_spikes_per_neuron", "run", "command", "commit", "clean"]
 
 
-def tag(x):
-    return f"{x:g}".replace(".", "p")
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
@@ -48,8 +44,8 @@ def main():
     for dataset, mode, tau_m, tau_s in CASES:
         for seed in a.seeds:
             for remedy in REMEDIES:
-                name = (f"silent-{dataset}-{mode}-m{tag(tau_m)}-s{tag(tau_s)}-{remedy}-n{a.train_limit}-e{a.epochs}"
-                        f"-seed{seed}")
+                name = (f"silent-{dataset}-{mode}-m{common.tag(tau_m)}-s{common.tag(tau_s)}-{remedy}"
+                        f"-n{a.train_limit}-e{a.epochs}-seed{seed}")
                 s = common.train(name, dataset, config=f"{dataset}-{mode}.json",
                                  settings={"tau_m": tau_m, "tau_s": tau_s, "train_limit": a.train_limit,
                                            "silent_output": remedy, "seed": seed}, epochs=a.epochs)

@@ -39,10 +39,6 @@ def points():
         yield "tau_m", tau_m, 5.0
 
 
-def tag(x):
-    return f"{x:g}".replace(".", "p")
-
-
 def run_all(datasets, seeds, train_limit, epochs):
     rows = []
     for seed in seeds:  # seed-major: a first pass over every point before the others
@@ -54,7 +50,7 @@ def run_all(datasets, seeds, train_limit, epochs):
 
 
 def run_point(dataset, mode, sweep, tau_m, tau_s, seed, train_limit, epochs):
-    name = f"sweep-{dataset}-{mode}-m{tag(tau_m)}-s{tag(tau_s)}-n{train_limit}-e{epochs}-seed{seed}"
+    name = f"sweep-{dataset}-{mode}-m{common.tag(tau_m)}-s{common.tag(tau_s)}-n{train_limit}-e{epochs}-seed{seed}"
     s = common.train(name, dataset, config=f"{dataset}-{mode}.json",
                      settings={"tau_m": tau_m, "tau_s": tau_s, "train_limit": train_limit, "seed": seed},
                      epochs=epochs)

@@ -372,9 +372,7 @@ bool Trainer::peak_gradient(const Layer& out, int o, const SpikeTrain& below, do
   // The output's potential over the sample, as if it never fired.
   auto& w = ts.peak_weights;
   w.resize(below.size());
-  for (std::size_t e = 0; e < below.size(); ++e) {
-    w[e] = out.weights[static_cast<std::size_t>(below.neurons[e]) * out.stride() + static_cast<std::size_t>(o)];
-  }
+  for (std::size_t e = 0; e < below.size(); ++e) w[e] = out.weight(o, below.neurons[e]);
   const PotentialPeak peak = potential_peak(below.times.data(), w.data(), below.size(), model_.net.t_end, out.neuron);
   if (!(peak.v > 0.0)) return false;  // nothing to raise: the push instead
   // Scored as a spike at t_end: dL/dt = (1 - p_label) / tau_out. A spike at

@@ -197,6 +197,108 @@ TEST_P(GradientsVsFiniteDifferences, MultiSpikeNetworks) {
 INSTANTIATE_TEST_SUITE_P(RatiosAndDepths, GradientsVsFiniteDifferences,
                          ::testing::Combine(::testing::Values(0.5, 1.0, 2.0, 3.7), ::testing::Values(2, 3)));
 
+// Hidden dropout cuts the dropped neurons off from the layers above. The
+// reference is the plain engine (checked against finite differences above)
+// on a copy of the network whose rows from the dropped neurons are zero: the
+// same spikes, the same input-time gradients, and the same weight gradients
+// except on those rows, which dropout leaves at exactly zero (no gradient
+// reaches a weight whose input never arrives).
+TEST(HiddenDropout, GivesTheGradientsOfTheNetworkWithTheDroppedNeuronsCutOff) {
+  std::mt19937_64 rng(77);
+  for (double ratio : {0.5, 2.0}) {
+    const NeuronParams p = params_with_ratio(ratio);
+    const std::vector<int> widths{6, 12, 10, 3};
+    Network net;
+    std::vector<std::vector<double>> inputs;
+    NetworkWorkspace ws;
+    ASSERT_TRUE(testing::well_conditioned_network(rng, p, widths, psp_peak(p), net, inputs, ws));
+    const SpikeTrain train = merge_spike_lists(inputs);
+    // A mask that drops some firing neurons and keeps others in both hidden layers.
+    HiddenDropout dropout{0.3, 0};
+    const auto splits_firing = [&](const HiddenDropout& d) {
+      for (std::size_t l = 0; l + 1 < net.layers.size(); ++l) {
+        int dropped = 0, kept = 0;
+        for (int i = 0; i < net.layers[l].n_out; ++i) {
+          if (ws.traces[l].spike_counts[static_cast<std::size_t>(i)] == 0) continue;
+          (d.dropped(l, i) ? dropped : kept) += 1;
+        }
+        if (dropped == 0 || kept == 0) return false;
+      }
+      return true;
+    };
+    while (!splits_firing(dropout)) ++dropout.seed;
+    Network cut = net;
+    for (std::size_t l = 1; l < cut.layers.size(); ++l) {
+      for (int j = 0; j < cut.layers[l].n_in; ++j) {
+        if (!dropout.dropped(l - 1, j)) continue;
+        for (int i = 0; i < cut.layers[l].n_out; ++i) cut.layers[l].weight(i, j) = 0.0;
+      }
+    }
+    const Objective obj = random_objective(rng, widths.back());
+    NetworkWorkspace ws_drop, ws_cut;
+    network_forward(net, train, ws_drop, CrossingSolver::Automatic, dropout);
+    network_forward(cut, train, ws_cut);
+    for (std::size_t l = 0; l < net.layers.size(); ++l) {
+      const SpikeTrain &a = ws_drop.traces[l].spikes, &b = ws_cut.traces[l].spikes;
+      ASSERT_EQ(a.neurons, b.neurons) << "layer " << l;
+      for (std::size_t e = 0; e < a.size(); ++e) EXPECT_NEAR(a.times[e], b.times[e], 1e-12) << "layer " << l;
+    }
+    std::vector<double> grad_last;
+    obj(ws_drop.traces.back().spikes, &grad_last);
+    NetworkGradient g_drop, g_cut;
+    g_drop.reset(net);
+    g_cut.reset(cut);
+    network_backward(net, train, grad_last, GradientGuard{0.0}, g_drop, ws_drop);
+    network_backward(cut, train, grad_last, GradientGuard{0.0}, g_cut, ws_cut);
+    const auto close = [](double a, double b, double scale) {
+      return std::abs(a - b) <= 1e-9 * std::max(std::abs(b), 1e-3 * scale);
+    };
+    int cut_rows = 0;
+    for (std::size_t l = 0; l < net.layers.size(); ++l) {
+      const Layer& layer = net.layers[l];
+      double scale = 0.0;
+      for (double g : g_cut.weights[l]) scale = std::max(scale, std::abs(g));
+      for (int j = 0; j < layer.n_in; ++j) {
+        const bool is_cut = l > 0 && dropout.dropped(l - 1, j);
+        cut_rows += is_cut;
+        for (int i = 0; i < layer.n_out; ++i) {
+          const std::size_t k = static_cast<std::size_t>(j) * layer.stride() + static_cast<std::size_t>(i);
+          if (is_cut) {
+            EXPECT_EQ(g_drop.weights[l][k], 0.0) << "layer " << l << ", row of dropped neuron " << j;
+          } else {
+            EXPECT_PRED3(close, g_drop.weights[l][k], g_cut.weights[l][k], scale) << "layer " << l << " w " << k;
+          }
+        }
+      }
+    }
+    EXPECT_GT(cut_rows, 2);
+    double scale = 0.0;
+    for (double g : g_cut.input_times) scale = std::max(scale, std::abs(g));
+    ASSERT_EQ(g_drop.input_times.size(), g_cut.input_times.size());
+    EXPECT_GT(scale, 0.0);
+    for (std::size_t e = 0; e < g_cut.input_times.size(); ++e) {
+      EXPECT_PRED3(close, g_drop.input_times[e], g_cut.input_times[e], scale) << "input spike " << e;
+    }
+  }
+}
+
+TEST(HiddenDropout, DropsTheAskedFractionByTheSeedAlone) {
+  const HiddenDropout a{0.3, 12345}, b{0.3, 12346};
+  int dropped = 0, agree = 0, n = 0;
+  for (std::size_t l = 0; l < 2; ++l) {
+    for (int32_t i = 0; i < 5000; ++i, ++n) {
+      dropped += a.dropped(l, i);
+      agree += a.dropped(l, i) == b.dropped(l, i);
+      EXPECT_EQ(a.dropped(l, i), (HiddenDropout{0.3, 12345}.dropped(l, i)));
+    }
+  }
+  // 10,000 draws: the standard deviation of the fraction is 0.0046.
+  EXPECT_NEAR(static_cast<double>(dropped) / n, 0.3, 0.015);
+  // Independent masks agree on 0.3^2 + 0.7^2 = 58 % of the neurons.
+  EXPECT_NEAR(static_cast<double>(agree) / n, 0.58, 0.02);
+  EXPECT_FALSE((HiddenDropout{0.0, 1}.dropped(0, 0)));
+}
+
 // The engine runs a layer in blocks of neurons (32 in the forward pass, 64 in
 // the reverse pass), and the finite-difference checks above only see layers
 // of one partial block. The neurons of a layer do not interact, so a

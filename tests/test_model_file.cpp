@@ -220,6 +220,12 @@ TEST(Config, UnknownKeysAndWrongTypesNameTheKey) {
   c = default_config("mnist");
   apply_setting(c, "threads=100000");
   EXPECT_NE(message_of([&] { validate_config(c); }).find("'threads'"), std::string::npos);
+  c = default_config("mnist");
+  apply_setting(c, "hidden_dropout=0.2");
+  EXPECT_EQ(c.hidden_dropout, 0.2);
+  validate_config(c);
+  apply_setting(c, "hidden_dropout=1");
+  EXPECT_EQ(message_of([&] { validate_config(c); }), "config key 'hidden_dropout': must be in [0, 1)");
   // An enum: its names only.
   c = default_config("mnist");
   EXPECT_EQ(c.precision, Precision::Float64);

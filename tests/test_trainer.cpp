@@ -11,6 +11,7 @@
 #include "model/kernels.hpp"
 #include "reference.hpp"
 #include "spiketime/encoding.hpp"
+#include "spiketime/loss.hpp"
 #include "spiketime/trainer.hpp"
 
 namespace spiketime {
@@ -269,6 +270,75 @@ TEST(Trainer, SilentTrueClassLearnsFromThePeakOfItsPotential) {
       EXPECT_GT(largest, 1e-3);
     }
   }
+}
+
+TEST(Trainer, HiddenDropoutStepsAsTheInvertedDropoutNetwork) {
+  // One SGD step on one sample with hidden_dropout 0.5. The reference is
+  // inverted dropout written out: a copy of the model whose rows from the
+  // dropped hidden neurons are zero and whose other rows above the hidden
+  // layer are divided by the keep probability, run by the plain engine. The
+  // first layer moves by -lr dL/dw of that network; the layer above by -lr
+  // dL/dw' / keep (w' = w / keep), except the rows of dropped neurons, which
+  // do not move; and the thresholds are as they were after the epoch.
+  const Dataset data = make_yinyang(1, 7);
+  TrainConfig c = default_config("yinyang");
+  c.hidden = {30};
+  c.optimizer = Optimizer::Sgd;
+  c.momentum = 0.0;
+  c.lr = 0.1;
+  c.batch_size = 1;
+  c.silent_push = 0.0;
+  c.silent_output = SilentOutput::Push;
+  c.hidden_dropout = 0.5;
+  const double keep = 1.0 - c.hidden_dropout;
+  const int label = data.labels[0];
+  Model initial = build_model(c, data);
+  for (double& w : initial.net.layers[1].weights) w = 3.0 * std::abs(w);  // every output fires (the padding stays zero)
+  ThreadPool pool(1);
+  Trainer trainer(c, initial, pool);
+  const HiddenDropout dropout = trainer.hidden_dropout(0, 0);
+
+  Model inverted = initial;
+  Layer& top = inverted.net.layers[1];
+  for (int j = 0; j < top.n_in; ++j)
+    for (int i = 0; i < top.n_out; ++i) top.weight(i, j) = dropout.dropped(0, j) ? 0.0 : top.weight(i, j) / keep;
+  SpikeTrain input;
+  NetworkWorkspace ws;
+  encode_latency(data.sample(0), data.n_features, inverted.encoding, input);
+  network_forward(inverted.net, input, ws);
+  int dropped_firing = 0, kept_firing = 0;
+  for (int j = 0; j < top.n_in; ++j) {
+    if (ws.traces[0].spike_counts[static_cast<std::size_t>(j)] > 0) (dropout.dropped(0, j) ? dropped_firing : kept_firing)++;
+  }
+  ASSERT_GT(dropped_firing, 2);
+  ASSERT_GT(kept_firing, 2);
+  for (int count : ws.traces[1].spike_counts) ASSERT_GT(count, 0) << "a silent output would take another path";
+  std::vector<double> grad_out;
+  readout_loss(inverted.readout, ws.traces.back(), inverted.n_classes, label, inverted.net.t_end, inverted.tau_out,
+               grad_out);
+  NetworkGradient grad;
+  grad.reset(inverted.net);
+  grad.with_input_times = false;
+  network_backward(inverted.net, input, grad_out, GradientGuard{c.min_vdot}, grad, ws);
+
+  trainer.train_epoch(data, 0, nullptr);
+  const Network& after = trainer.model().net;
+  double largest = 0.0;
+  for (std::size_t l = 0; l < 2; ++l) {
+    const Layer& before = initial.net.layers[l];
+    for (int j = 0; j < before.n_in; ++j) {
+      for (int i = 0; i < before.n_out; ++i) {
+        const std::size_t k = static_cast<std::size_t>(j) * before.stride() + static_cast<std::size_t>(i);
+        const bool cut = l == 1 && dropout.dropped(0, j);
+        const double expected = cut ? 0.0 : -c.lr * grad.weights[l][k] / (l == 1 ? keep : 1.0);
+        const double moved = after.layers[l].weights[k] - before.weights[k];
+        EXPECT_NEAR(moved, expected, 1e-9 * std::abs(expected) + 1e-15) << "layer " << l << " input " << j << " neuron " << i;
+        largest = std::max(largest, std::abs(moved));
+      }
+    }
+    EXPECT_EQ(after.layers[l].neuron.theta, before.neuron.theta) << "layer " << l;
+  }
+  EXPECT_GT(largest, 1e-3);
 }
 
 TEST(Trainer, OptimizerStepMatchesTheTextbookFormulas) {

@@ -65,6 +65,7 @@ struct TrainConfig {
   double weight_decay = 0.0;  // decoupled: each step also does w -= lr * weight_decay * w
   double input_jitter = 0.0;  // std of Gaussian noise on training input spike times
   double input_dropout = 0.0;  // probability of dropping each training input spike
+  double hidden_dropout = 0.0;  // probability of dropping each hidden neuron per training sample (HiddenDropout)
   // Weight push (per input spike) for silent outputs, and for neurons silent over a whole batch
   double silent_push = 0.01;
   SilentOutput silent_output = SilentOutput::Peak;  // a silent true-class output: push or gradient at its peak

@@ -2,6 +2,7 @@
 // the exact reverse pass through every layer.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -52,18 +53,46 @@ struct NetworkGradient {
   void reset(const Network& net);  // shaped like net, all zero
 };
 
+// Dropout of hidden neurons, a training noise (config key hidden_dropout):
+// in one sample, each neuron of every layer but the last is dropped with
+// probability p, drawn from (seed, layer, neuron) alone, and its spikes do
+// not reach the layer above. The dropped neuron still fires in its own
+// layer (its spikes count and its trace is whole); it just carries nothing
+// up, so it gets no gradient from above. Nothing here rescales the
+// survivors: the trainer does that (Trainer::train_batch).
+struct HiddenDropout {
+  double p = 0.0;
+  uint64_t seed = 0;
+  bool dropped(std::size_t layer, int32_t neuron) const;
+};
+
 // Per-thread scratch memory and the traces of the last forward pass.
 struct NetworkWorkspace {
   std::vector<LayerTrace> traces;
   LayerWorkspace layer;
   std::vector<double> grad_times, grad_times_below;
+  // With hidden dropout in the last forward pass: the spikes of layer l
+  // that reached layer l + 1 (passed[l]), and where each is in
+  // traces[l].spikes (passed_from[l]). Empty without dropout.
+  std::vector<SpikeTrain> passed;
+  std::vector<std::vector<uint32_t>> passed_from;
+  std::vector<uint8_t> dropped;  // forward scratch: per neuron of a layer, dropped or not (2: not drawn yet)
+
+  // The spikes layer l received in the last forward pass, input being the
+  // network's input then.
+  const SpikeTrain& input_of(std::size_t l, const SpikeTrain& input) const {
+    if (l == 0) return input;
+    return passed.empty() ? traces[l - 1].spikes : passed[l - 1];
+  }
 };
 
-// Simulates every layer; the spikes of layer l are ws.traces[l].spikes.
+// Simulates every layer; the spikes of layer l are ws.traces[l].spikes, and
+// those that reached layer l + 1 ws.input_of(l + 1, input).
 void network_forward(const Network& net, const SpikeTrain& input, NetworkWorkspace& ws,
-                     CrossingSolver solver = CrossingSolver::Automatic);
+                     CrossingSolver solver = CrossingSolver::Automatic, HiddenDropout dropout = {});
 
-// Reverse pass after network_forward on the same input: grad_last_layer holds
+// Reverse pass after network_forward on the same input (and the same
+// dropout, which the workspace remembers): grad_last_layer holds
 // dL/dt for each spike of the last layer. Adds dL/dw into grad.weights and
 // writes dL/dt of every input spike into grad.input_times (left empty without
 // grad.with_input_times).

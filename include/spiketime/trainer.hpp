@@ -69,6 +69,12 @@ class Trainer {
   void restore_optimizer_state(const std::vector<std::vector<double>>& state, int64_t steps);
   int64_t steps() const { return steps_; }
 
+  // The hidden dropout of one training sample in one epoch (config key
+  // hidden_dropout), drawn apart from its input noise.
+  HiddenDropout hidden_dropout(int epoch, std::size_t sample) const {
+    return {config_.hidden_dropout, ~noise_seed(epoch, sample)};
+  }
+
  private:
   struct ThreadState;
   void train_batch(const Dataset& train, const std::vector<std::size_t>& order, std::size_t begin, std::size_t end,

@@ -59,11 +59,46 @@ void NetworkGradient::reset(const Network& net) {
   input_times.clear();
 }
 
-void network_forward(const Network& net, const SpikeTrain& input, NetworkWorkspace& ws, CrossingSolver solver) {
-  ws.traces.resize(net.layers.size());
+bool HiddenDropout::dropped(std::size_t layer, int32_t neuron) const {
+  // splitmix64 over (seed, layer, neuron); the top 53 bits as a uniform in [0, 1).
+  auto mix = [](uint64_t x) {
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+  };
+  const uint64_t key = (static_cast<uint64_t>(layer) << 32) | static_cast<uint32_t>(neuron);
+  return static_cast<double>(mix(mix(seed) ^ key) >> 11) * 0x1.0p-53 < p;
+}
+
+// The spikes of `from` whose neuron the dropout keeps, and their indices in it.
+static void pass_survivors(const SpikeTrain& from, std::size_t layer, const HiddenDropout& dropout,
+                           std::vector<uint8_t>& dropped, SpikeTrain& to, std::vector<uint32_t>& index) {
+  to.clear();
+  index.clear();
+  for (std::size_t k = 0; k < from.size(); ++k) {
+    const auto neuron = static_cast<std::size_t>(from.neurons[k]);
+    if (dropped[neuron] == 2) dropped[neuron] = dropout.dropped(layer, from.neurons[k]);  // drawn once per neuron
+    if (dropped[neuron]) continue;
+    to.push(from.times[k], from.neurons[k]);
+    index.push_back(static_cast<uint32_t>(k));
+  }
+}
+
+void network_forward(const Network& net, const SpikeTrain& input, NetworkWorkspace& ws, CrossingSolver solver,
+                     HiddenDropout dropout) {
+  const std::size_t n_layers = net.layers.size();
+  ws.traces.resize(n_layers);
+  const bool dropping = dropout.p > 0.0 && n_layers > 1;
+  ws.passed.resize(dropping ? n_layers - 1 : 0);
+  ws.passed_from.resize(ws.passed.size());
   int64_t spikes = 0;
-  for (std::size_t l = 0; l < net.layers.size(); ++l) {
-    const SpikeTrain& below = l == 0 ? input : ws.traces[l - 1].spikes;
+  for (std::size_t l = 0; l < n_layers; ++l) {
+    if (dropping && l > 0) {
+      ws.dropped.assign(static_cast<std::size_t>(net.layers[l - 1].n_out), 2);
+      pass_survivors(ws.traces[l - 1].spikes, l - 1, dropout, ws.dropped, ws.passed[l - 1], ws.passed_from[l - 1]);
+    }
+    const SpikeTrain& below = ws.input_of(l, input);
     try {
       layer_forward(net.layers[l], below, net.t_end, ws.traces[l], ws.layer, solver,
                     {net.limits.per_neuron, net.limits.per_sample, spikes});
@@ -78,11 +113,17 @@ void network_backward(const Network& net, const SpikeTrain& input, const std::ve
                       GradientGuard guard, NetworkGradient& grad, NetworkWorkspace& ws) {
   ws.grad_times.assign(grad_last_layer.begin(), grad_last_layer.end());
   for (std::size_t l = net.layers.size(); l-- > 0;) {
-    const SpikeTrain& below = l == 0 ? input : ws.traces[l - 1].spikes;
+    const SpikeTrain& below = ws.input_of(l, input);
     const bool wanted = l > 0 || grad.with_input_times;
     ws.grad_times_below.resize(wanted ? below.size() : 0);
     layer_backward(net.layers[l], below, ws.traces[l], ws.grad_times.data(), guard, grad.weights[l].data(),
                    wanted ? ws.grad_times_below.data() : nullptr, ws.layer);
+    if (l > 0 && !ws.passed.empty()) {  // back to every spike of layer l - 1: a dropped one's loss does not depend on it
+      ws.grad_times.assign(ws.traces[l - 1].spikes.size(), 0.0);
+      const auto& from = ws.passed_from[l - 1];
+      for (std::size_t k = 0; k < from.size(); ++k) ws.grad_times[from[k]] = ws.grad_times_below[k];
+      continue;
+    }
     ws.grad_times.swap(ws.grad_times_below);
   }
   grad.input_times.assign(ws.grad_times.begin(), ws.grad_times.end());

@@ -60,6 +60,7 @@ const std::vector<Field>& fields() {
       {"weight_decay", &TrainConfig::weight_decay},
       {"input_jitter", &TrainConfig::input_jitter},
       {"input_dropout", &TrainConfig::input_dropout},
+      {"hidden_dropout", &TrainConfig::hidden_dropout},
       {"silent_push", &TrainConfig::silent_push},
       {"silent_output", &TrainConfig::silent_output},
       {"init_mean_drive", &TrainConfig::init_mean_drive},
@@ -305,6 +306,7 @@ void validate_config(const TrainConfig& c) {
   require(c.weight_decay >= 0, "weight_decay", "must be >= 0");
   require(c.input_jitter >= 0, "input_jitter", "must be >= 0");
   require(c.input_dropout >= 0 && c.input_dropout < 1, "input_dropout", "must be in [0, 1)");
+  require(c.hidden_dropout >= 0 && c.hidden_dropout < 1, "hidden_dropout", "must be in [0, 1)");
   require(c.silent_push >= 0, "silent_push", "must be >= 0");
   require(c.init_mean_drive >= 0 && c.init_mean_drive <= 1000, "init_mean_drive", "must be in [0, 1000]");
   require(c.init_std_drive >= 0 && c.init_std_drive <= 1000, "init_std_drive", "must be in [0, 1000]");

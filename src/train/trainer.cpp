@@ -107,20 +107,22 @@ struct SampleState {
   PassStats stats;
 };
 
-// Training noise on the input spikes (see perturb_spike_train).
-struct InputNoise {
-  double drop = 0.0, jitter = 0.0;
+// Training noise: on the input spikes (see perturb_spike_train), and
+// dropout of hidden neurons (HiddenDropout), each drawn per sample.
+struct TrainingNoise {
+  double input_drop = 0.0, jitter = 0.0;
   uint64_t seed = 0;
+  HiddenDropout hidden;
 };
 
 // Runs one sample forward and records its statistics.
 ReadoutResult run_sample(const Model& model, const float* features, int label, SampleState& s,
-                         const InputNoise& noise = {}) {
+                         const TrainingNoise& noise = {}) {
   encode_latency(features, model.n_features, model.encoding, s.input);
-  if (noise.drop > 0.0 || noise.jitter > 0.0) {
-    perturb_spike_train(s.input, noise.drop, noise.jitter, model.net.t_end, noise.seed);
+  if (noise.input_drop > 0.0 || noise.jitter > 0.0) {
+    perturb_spike_train(s.input, noise.input_drop, noise.jitter, model.net.t_end, noise.seed);
   }
-  network_forward(model.net, s.input, s.ws);
+  network_forward(model.net, s.input, s.ws, CrossingSolver::Automatic, noise.hidden);
   const ReadoutResult r = readout_loss(model.readout, s.ws.traces.back(), model.n_classes, label, model.net.t_end,
                                        model.tau_out, s.grad_out);
   PassStats& st = s.stats;
@@ -143,6 +145,30 @@ ReadoutResult run_sample(const Model& model, const float* features, int label, S
   }
   return r;
 }
+
+// The thresholds of every layer above the first times (1 - p), until
+// restore() or the end of the scope (see Trainer::train_batch).
+class ScaledThresholds {
+ public:
+  ScaledThresholds(Network& net, double p) : net_(net) {
+    if (p == 0.0) return;
+    for (std::size_t l = 1; l < net_.layers.size(); ++l) {
+      saved_.push_back(net_.layers[l].neuron.theta);
+      net_.layers[l].neuron.theta *= 1.0 - p;
+    }
+  }
+  ScaledThresholds(const ScaledThresholds&) = delete;
+  ScaledThresholds& operator=(const ScaledThresholds&) = delete;
+  ~ScaledThresholds() { restore(); }
+  void restore() {
+    for (std::size_t k = 0; k < saved_.size(); ++k) net_.layers[k + 1].neuron.theta = saved_[k];
+    saved_.clear();
+  }
+
+ private:
+  Network& net_;
+  std::vector<double> saved_;
+};
 
 }  // namespace
 
@@ -310,6 +336,16 @@ void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& 
   }
   const OptimizerPass optimizer = optimizer_pass(lr, steps_ + 1);
   std::atomic<std::size_t> next_quiet{0};
+  // Inverted dropout: with a fraction p of the hidden neurons dropped, the
+  // layers above see the survivors at 1 / (1 - p) times their weight, so
+  // that their drive matches that of the whole network at evaluation. In a
+  // LIF layer, weights times c and threshold theta give the same spikes as
+  // weights and threshold theta / c (the potential is linear in the weights,
+  // and the reset subtracts the threshold): the layers above the first get
+  // threshold theta (1 - p) for the batch's samples, and the gradient is
+  // that of this network. Evaluation, and everything after the batch, sees
+  // the thresholds as they were.
+  ScaledThresholds scaled(model_.net, config_.hidden_dropout);
   pool_.run([&](int t) {
     ThreadState& ts = *threads_[t];  // its gradient was cleared by the last update
     for (auto& v : ts.inputs_fired) std::fill(v.begin(), v.end(), 0.0);
@@ -318,7 +354,8 @@ void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& 
     for (std::size_t k = begin + first; k < begin + last; ++k) {
       const std::size_t i = order[k];
       const int label = train.labels[i];
-      const InputNoise noise{config_.input_dropout, config_.input_jitter, noise_seed(epoch, i)};
+      const TrainingNoise noise{config_.input_dropout, config_.input_jitter, noise_seed(epoch, i),
+                                hidden_dropout(epoch, i)};
       ReadoutResult result;
       try {
         result = run_sample(model_, train.sample(i), label, ts, noise);
@@ -329,8 +366,7 @@ void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& 
       network_backward(model_.net, ts.input, ts.grad_out, guard, ts.grad, ts.ws);
       const std::size_t n_layers = model_.net.layers.size();
       for (std::size_t l = 0; l < n_layers; ++l) {
-        const SpikeTrain& below = l == 0 ? ts.input : ts.ws.traces[l - 1].spikes;
-        for (int32_t j : below.neurons) ts.inputs_fired[l][static_cast<std::size_t>(j)] += 1.0;
+        for (int32_t j : ts.ws.input_of(l, ts.input).neurons) ts.inputs_fired[l][static_cast<std::size_t>(j)] += 1.0;
         const auto& counts = ts.ws.traces[l].spike_counts;
         for (std::size_t o = 0; o < counts.size(); ++o) ts.neurons_fired[l][o] += counts[o];
       }
@@ -343,7 +379,7 @@ void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& 
       // for the samples of their own class).
       const Layer& out = model_.net.layers.back();
       const auto& out_counts = ts.ws.traces.back().spike_counts;
-      const SpikeTrain& below = n_layers == 1 ? ts.input : ts.ws.traces[n_layers - 2].spikes;
+      const SpikeTrain& below = ts.ws.input_of(n_layers - 1, ts.input);
       for (int o = 0; o < out.n_out; ++o) {
         if (out_counts[static_cast<std::size_t>(o)] > 0) continue;
         if (o == label && config_.silent_output == SilentOutput::Peak &&
@@ -361,6 +397,7 @@ void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& 
       }
     }
   });
+  scaled.restore();
   const auto samples_done = Clock::now();
   apply_update(end - begin, lr);
   last_epoch_seconds_.samples += std::chrono::duration<double>(samples_done - start).count();

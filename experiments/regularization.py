@@ -1,0 +1,113 @@
+#!/usr/bin/python3
+"""Regularization runs for the accuracy gap: Table 1's multi-spike network
+(experiments/configs/<dataset>-multi.json, the all-spikes readout, 15
+epochs) with settings added, against Table 1's own runs of that network.
+
+    experiments/regularization.py --settings hidden_dropout=0.2 [hidden_dropout=0.1,weight_decay=0.01 ...]
+                                  [--datasets mnist fashion-mnist] [--seeds 1 2 3]
+
+Each --settings item is one variant: key=value pairs joined by commas, as
+`spiketime train --set` takes them. Runs live in
+runs/experiments/reg-<dataset>-<variant>-seed<N>/ and are reused when
+finished (resumed when interrupted). Writes experiments/results/
+regularization.csv (one line per run, these and earlier ones: the file is
+merged, not replaced) and regularization.md (per data set and variant: mean
+validation and test accuracy at the epoch chosen on validation, each seed's
+test accuracy, training accuracy and hidden spikes per neuron of that epoch;
+the first line per data set is Table 1's run of the same network).
+"""
+import argparse
+import csv
+import json
+import os
+import statistics
+
+import common
+
+FIELDS = ["dataset", "variant", "seed", "best_epoch", "validation_accuracy", "test_accuracy", "train_accuracy",
+          "hidden_spikes_per_neuron", "run", "command", "commit", "clean"]
+CSV = os.path.join(common.RESULTS, "regularization.csv")
+
+
+def parse_variant(text):
+    settings = {}
+    for pair in text.split(","):
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            common.fail(f"--settings '{text}': expected key=value[,key=value...]")
+        try:
+            settings[key] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key] = value
+    return settings
+
+
+def variant_name(settings):
+    return "-".join(f"{k.replace('_', '')}{common.tag(v) if isinstance(v, (int, float)) else v}"
+                    for k, v in settings.items())
+
+
+def table1_rows(dataset):
+    """Table 1's runs of the same network (experiments/results/accuracy.csv)."""
+    path = os.path.join(common.RESULTS, "accuracy.csv")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [r for r in csv.DictReader(f)
+                if r["dataset"] == dataset and r["variant"] == "multi" and r["readout"] == "all_spikes"]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--settings", nargs="+", required=True)
+    p.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"], choices=["mnist", "fashion-mnist"])
+    p.add_argument("--seeds", nargs="+", type=int, default=[1])
+    a = p.parse_args()
+    variants = [parse_variant(t) for t in a.settings]
+
+    rows = {}
+    if os.path.exists(CSV):
+        with open(CSV) as f:
+            rows = {r["run"]: r for r in csv.DictReader(f)}
+    for dataset in a.datasets:
+        for settings in variants:
+            for seed in a.seeds:
+                name = f"reg-{dataset}-{variant_name(settings)}-seed{seed}"
+                s = common.train(name, dataset, config=f"{dataset}-multi.json",
+                                 settings={"readout": "all_spikes", **settings, "seed": seed})
+                b = s["best"]
+                run = os.path.relpath(os.path.join(common.RUNS, name), common.ROOT)
+                rows[run] = {"dataset": dataset, "variant": ",".join(f"{k}={v}" for k, v in settings.items()),
+                             "seed": seed, "best_epoch": b["epoch"],
+                             "validation_accuracy": b["validation_accuracy"], "test_accuracy": b["test_accuracy"],
+                             "train_accuracy": b["train_accuracy"],
+                             "hidden_spikes_per_neuron": round(b["spikes_per_neuron"][0], 3), "run": run,
+                             "command": s["run"]["command"], "commit": s["run"]["commit"],
+                             "clean": s["run"]["clean"]}
+    ordered = sorted(rows.values(), key=lambda r: (r["dataset"], r["variant"], int(r["seed"])))
+    common.write_csv(CSV, ordered, FIELDS)
+
+    lines = ["| data set | variant | validation % (mean) | test % (mean; seeds) | train % | hidden spikes per neuron |",
+             "|---|---|---|---|---|---|"]
+    for dataset in sorted({r["dataset"] for r in ordered}):
+        groups = [("Table 1 (no regularization)", table1_rows(dataset))]
+        for variant in sorted({r["variant"] for r in ordered if r["dataset"] == dataset}):
+            groups.append((f"`{variant}`", [r for r in ordered if r["dataset"] == dataset and r["variant"] == variant]))
+        for label, sel in groups:
+            if not sel:
+                continue
+            val = [100 * float(r["validation_accuracy"]) for r in sel]
+            test = [100 * float(r["test_accuracy"]) for r in sel]
+            train = [100 * float(r["train_accuracy"]) for r in sel]
+            key = "hidden_spikes_per_neuron" if "hidden_spikes_per_neuron" in sel[0] else "spikes_per_neuron"
+            spikes = [float(str(r[key]).split()[0]) for r in sel]
+            lines.append(f"| {dataset} | {label} | {statistics.mean(val):.2f} | {statistics.mean(test):.2f} "
+                         f"({', '.join(f'{t:.2f}' for t in test)}) | {statistics.mean(train):.2f} | "
+                         f"{statistics.mean(spikes):.2f} |")
+    text = "\n".join(lines) + "\n"
+    common.write_atomic(os.path.join(common.RESULTS, "regularization.md"), text)
+    print(text + "wrote experiments/results/regularization.csv and regularization.md")
+
+
+if __name__ == "__main__":
+    main()

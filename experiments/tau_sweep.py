@@ -18,13 +18,14 @@ point, and how many seeds pick the same point on their own) and
 tau_sweep.png.
 """
 import argparse
+import math
 import os
 import statistics
 
 import common
 
 TAU_S = [1.25, 2.5, 5.0, 10.0, 20.0, 40.0]  # with tau_m = 2 tau_s
-TAU_M = [2.5, 5.0, 10.0, 20.0, 40.0, 80.0]  # with tau_s = 5
+TAU_M = [1.25, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0]  # with tau_s = 5
 MODES = {"multi": "multi-spike", "single": "single-spike (TTFS)"}
 FIELDS = ["dataset", "mode", "sweep", "tau_m", "tau_s", "seed", "best_epoch", "validation_accuracy",
           "validation_by_epoch", "test_accuracy",
@@ -107,13 +108,32 @@ def settled(points_):
     return spearman(last, before), same_best
 
 
+def optimum(points_):
+    """Whether a curve has an interior optimum: its best point on mean
+    validation accuracy is not an end of the sweep, and each end is below
+    it by more than two standard errors of the difference of the means
+    (validation accuracy over the seeds). Returns the verdict in words."""
+    val = [[100 * r["validation_accuracy"] for r in runs] for _, runs in points_]
+    means = [statistics.mean(v) for v in val]
+    k = max(range(len(means)), key=means.__getitem__)
+    if k in (0, len(means) - 1):
+        return "no: best at the end"
+    margins = []
+    for end in (0, len(means) - 1):
+        se = math.sqrt(sum(mean_std(v)[1] ** 2 / len(v) for v in (val[k], val[end])))
+        margins.append((means[k] - means[end]) / se if se > 0 else math.inf)
+    low = min(margins)
+    return f"yes ({low:.1f} SE)" if low > 2 else f"not resolved ({low:.1f} SE)"
+
+
 def summary_table(rows, datasets):
     """Markdown: per curve, each point's test accuracy (mean ± std), the best
     point on mean validation accuracy, the seeds whose own best point on
-    validation is the same one, and how settled the ranking is (settled())."""
+    validation is the same one, whether the optimum is interior (optimum()),
+    and how settled the ranking is (settled())."""
     lines = ["| data set | mode | sweep | test accuracy per point, mean ± std (%) | best on validation | seeds agreeing "
-             "| rank correlation, last two epochs; same best |",
-             "|---|---|---|---|---|---|---|"]
+             "| interior optimum (the smaller margin to an end) | rank correlation, last two epochs; same best |",
+             "|---|---|---|---|---|---|---|---|"]
     for dataset, mode, sweep, points_ in curves(rows, datasets):
         if not points_:
             continue
@@ -130,7 +150,7 @@ def summary_table(rows, datasets):
             agree += own == best
         rho, same_best = settled(points_)
         lines.append(f"| {dataset} | {mode} | {sweep} | {'; '.join(cells)} | {best:g} | {agree} of {len(seeds)} "
-                     f"| {rho:.2f}; {'yes' if same_best else 'no'} |")
+                     f"| {optimum(points_)} | {rho:.2f}; {'yes' if same_best else 'no'} |")
     return "\n".join(lines) + "\n"
 
 

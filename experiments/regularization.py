@@ -4,17 +4,21 @@
 epochs) with settings added, against Table 1's own runs of that network.
 
     experiments/regularization.py --settings hidden_dropout=0.2 [hidden_dropout=0.1,weight_decay=0.01 ...]
-                                  [--datasets mnist fashion-mnist] [--seeds 1 2 3]
+                                  [--datasets mnist fashion-mnist] [--seeds 1 2 3] [--network multi-2layer]
 
+--network is Table 1's variant: multi (784-800-10, the default) or
+multi-2layer (784-800-800-10, experiments/configs/<dataset>-multi-2layer.json).
 Each --settings item is one variant: key=value pairs joined by commas, as
 `spiketime train --set` takes them. Runs live in
-runs/experiments/reg-<dataset>-<variant>-seed<N>/ and are reused when
+runs/experiments/reg-<dataset>[-2layer]-<variant>-seed<N>/ and are reused when
 finished (resumed when interrupted). Writes experiments/results/
 regularization.csv (one line per run, these and earlier ones: the file is
 merged, not replaced) and regularization.md (per data set and variant: mean
 validation and test accuracy at the epoch chosen on validation, each seed's
 test accuracy, training accuracy and hidden spikes per neuron of that epoch;
-the first line per data set is Table 1's run of the same network).
+the first line per data set is Table 1's run of the same network, and
+`--settings readout=all_spikes`, which adds nothing, runs that network again
+at the current commit: with today's defaults, silent_output=peak among them).
 """
 import argparse
 import csv
@@ -24,7 +28,7 @@ import statistics
 
 import common
 
-FIELDS = ["dataset", "variant", "seed", "best_epoch", "validation_accuracy", "test_accuracy", "train_accuracy",
+FIELDS = ["dataset", "network", "variant", "seed", "best_epoch", "validation_accuracy", "test_accuracy", "train_accuracy",
           "hidden_spikes_per_neuron", "run", "command", "commit", "clean"]
 CSV = os.path.join(common.RESULTS, "regularization.csv")
 
@@ -47,14 +51,14 @@ def variant_name(settings):
                     for k, v in settings.items())
 
 
-def table1_rows(dataset):
+def table1_rows(dataset, network):
     """Table 1's runs of the same network (experiments/results/accuracy.csv)."""
     path = os.path.join(common.RESULTS, "accuracy.csv")
     if not os.path.exists(path):
         return []
     with open(path) as f:
         return [r for r in csv.DictReader(f)
-                if r["dataset"] == dataset and r["variant"] == "multi" and r["readout"] == "all_spikes"]
+                if r["dataset"] == dataset and r["variant"] == network and r["readout"] == "all_spikes"]
 
 
 def main():
@@ -62,6 +66,7 @@ def main():
     p.add_argument("--settings", nargs="+", required=True)
     p.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"], choices=["mnist", "fashion-mnist"])
     p.add_argument("--seeds", nargs="+", type=int, default=[1])
+    p.add_argument("--network", default="multi", choices=["multi", "multi-2layer"])
     a = p.parse_args()
     variants = [parse_variant(t) for t in a.settings]
 
@@ -72,27 +77,34 @@ def main():
     for dataset in a.datasets:
         for settings in variants:
             for seed in a.seeds:
-                name = f"reg-{dataset}-{variant_name(settings)}-seed{seed}"
-                s = common.train(name, dataset, config=f"{dataset}-multi.json",
+                layers = "-2layer" if a.network == "multi-2layer" else ""
+                name = f"reg-{dataset}{layers}-{variant_name(settings)}-seed{seed}"
+                s = common.train(name, dataset, config=f"{dataset}-{a.network}.json",
                                  settings={"readout": "all_spikes", **settings, "seed": seed})
                 b = s["best"]
                 run = os.path.relpath(os.path.join(common.RUNS, name), common.ROOT)
-                rows[run] = {"dataset": dataset, "variant": ",".join(f"{k}={v}" for k, v in settings.items()),
+                rows[run] = {"dataset": dataset, "network": a.network, "variant": ",".join(f"{k}={v}" for k, v in settings.items()),
                              "seed": seed, "best_epoch": b["epoch"],
                              "validation_accuracy": b["validation_accuracy"], "test_accuracy": b["test_accuracy"],
                              "train_accuracy": b["train_accuracy"],
                              "hidden_spikes_per_neuron": round(b["spikes_per_neuron"][0], 3), "run": run,
                              "command": s["run"]["command"], "commit": s["run"]["commit"],
                              "clean": s["run"]["clean"]}
-    ordered = sorted(rows.values(), key=lambda r: (r["dataset"], r["variant"], int(r["seed"])))
+    for r in rows.values():
+        r.setdefault("network", "multi")
+    ordered = sorted(rows.values(), key=lambda r: (r["dataset"], r["network"], r["variant"], int(r["seed"])))
     common.write_csv(CSV, ordered, FIELDS)
 
-    lines = ["| data set | variant | validation % (mean) | test % (mean; seeds) | train % | hidden spikes per neuron |",
-             "|---|---|---|---|---|---|"]
-    for dataset in sorted({r["dataset"] for r in ordered}):
-        groups = [("Table 1 (no regularization)", table1_rows(dataset))]
-        for variant in sorted({r["variant"] for r in ordered if r["dataset"] == dataset}):
-            groups.append((f"`{variant}`", [r for r in ordered if r["dataset"] == dataset and r["variant"] == variant]))
+    lines = ["| data set | network | variant | validation % (mean) | test % (mean; seeds) | train % | hidden spikes per neuron |",
+             "|---|---|---|---|---|---|---|"]
+    for dataset, network in sorted({(r["dataset"], r["network"]) for r in ordered}):
+        groups = [("Table 1 (no regularization)", table1_rows(dataset, network))]
+        mine = [r for r in ordered if (r["dataset"], r["network"]) == (dataset, network)]
+        for variant in sorted({r["variant"] for r in mine}):
+            # readout=all_spikes alone is Table 1's network again, at this script's commit
+            label = "Table 1's settings again (this commit)" if variant == "readout=all_spikes" else f"`{variant}`"
+            groups.append((label, [r for r in mine if r["variant"] == variant]))
+        shape = "784-800-800-10" if network == "multi-2layer" else "784-800-10"
         for label, sel in groups:
             if not sel:
                 continue
@@ -101,7 +113,7 @@ def main():
             train = [100 * float(r["train_accuracy"]) for r in sel]
             key = "hidden_spikes_per_neuron" if "hidden_spikes_per_neuron" in sel[0] else "spikes_per_neuron"
             spikes = [float(str(r[key]).split()[0]) for r in sel]
-            lines.append(f"| {dataset} | {label} | {statistics.mean(val):.2f} | {statistics.mean(test):.2f} "
+            lines.append(f"| {dataset} | {shape} | {label} | {statistics.mean(val):.2f} | {statistics.mean(test):.2f} "
                          f"({', '.join(f'{t:.2f}' for t in test)}) | {statistics.mean(train):.2f} | "
                          f"{statistics.mean(spikes):.2f} |")
     text = "\n".join(lines) + "\n"

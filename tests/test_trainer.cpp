@@ -185,6 +185,19 @@ TEST(Trainer, InputNoiseChangesTrainingButNotItsDependenceOnThreads) {
   EXPECT_GT(diff_noise, 1e-4);
 }
 
+// Yin-Yang with 30 hidden neurons, trained by plain SGD (no momentum) one
+// sample per step, without the push: each step is -lr times one sample's gradient.
+TrainConfig one_sgd_step_per_sample() {
+  TrainConfig c = default_config("yinyang");
+  c.hidden = {30};
+  c.optimizer = Optimizer::Sgd;
+  c.momentum = 0.0;
+  c.lr = 0.1;
+  c.batch_size = 1;
+  c.silent_push = 0.0;
+  return c;
+}
+
 TEST(Trainer, SilentTrueClassLearnsFromThePeakOfItsPotential) {
   // One sample, one SGD step without momentum, no push: with silent_output
   // peak, the silent true-class output's weights move by lr (1 - p) /
@@ -193,13 +206,7 @@ TEST(Trainer, SilentTrueClassLearnsFromThePeakOfItsPotential) {
   // softmax from the other outputs' first spikes. With push (and no push)
   // they do not move at all.
   const Dataset data = make_yinyang(1, 5);
-  TrainConfig c = default_config("yinyang");
-  c.hidden = {30};
-  c.optimizer = Optimizer::Sgd;
-  c.momentum = 0.0;
-  c.lr = 0.1;
-  c.batch_size = 1;
-  c.silent_push = 0.0;
+  TrainConfig c = one_sgd_step_per_sample();
   c.tau_out = 30.0;  // a softmax far from 0 and 1, so that (1 - p) matters
   const int label = data.labels[0];
   Model initial = build_model(c, data);
@@ -281,13 +288,7 @@ TEST(Trainer, HiddenDropoutStepsAsTheInvertedDropoutNetwork) {
   // dL/dw' / keep (w' = w / keep), except the rows of dropped neurons, which
   // do not move; and the thresholds are as they were after the epoch.
   const Dataset data = make_yinyang(1, 7);
-  TrainConfig c = default_config("yinyang");
-  c.hidden = {30};
-  c.optimizer = Optimizer::Sgd;
-  c.momentum = 0.0;
-  c.lr = 0.1;
-  c.batch_size = 1;
-  c.silent_push = 0.0;
+  TrainConfig c = one_sgd_step_per_sample();
   c.silent_output = SilentOutput::Push;
   c.hidden_dropout = 0.5;
   const double keep = 1.0 - c.hidden_dropout;

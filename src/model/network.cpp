@@ -6,6 +6,7 @@
 #include <string>
 
 #include "spiketime/error.hpp"
+#include "model/splitmix.hpp"
 
 namespace spiketime {
 
@@ -61,14 +62,8 @@ void NetworkGradient::reset(const Network& net) {
 
 bool HiddenDropout::dropped(std::size_t layer, int32_t neuron) const {
   // splitmix64 over (seed, layer, neuron); the top 53 bits as a uniform in [0, 1).
-  auto mix = [](uint64_t x) {
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-  };
   const uint64_t key = (static_cast<uint64_t>(layer) << 32) | static_cast<uint32_t>(neuron);
-  return static_cast<double>(mix(mix(seed) ^ key) >> 11) * 0x1.0p-53 < p;
+  return static_cast<double>(splitmix64(splitmix64(seed) ^ key) >> 11) * 0x1.0p-53 < p;
 }
 
 // The spikes of `from` whose neuron the dropout keeps, and their indices in it.

@@ -11,6 +11,7 @@
 #include "spiketime/init.hpp"
 #include "spiketime/loss.hpp"
 #include "model/kernels.hpp"
+#include "model/splitmix.hpp"
 
 namespace spiketime {
 
@@ -430,13 +431,8 @@ bool Trainer::peak_gradient(const Layer& out, int o, const SpikeTrain& below, do
 
 uint64_t Trainer::noise_seed(int epoch, std::size_t sample) const {
   // splitmix64 over (seed, epoch, sample): distinct, well-mixed seeds.
-  auto mix = [](uint64_t x) {
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-  };
-  return mix(mix(mix(static_cast<uint64_t>(config_.seed)) ^ static_cast<uint64_t>(epoch)) ^ sample);
+  const uint64_t seed = splitmix64(static_cast<uint64_t>(config_.seed));
+  return splitmix64(splitmix64(seed ^ static_cast<uint64_t>(epoch)) ^ sample);
 }
 
 void Trainer::apply_update(std::size_t batch, double lr) {

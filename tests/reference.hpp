@@ -131,14 +131,21 @@ inline double min_crossing_slope(const Network& net, const NetworkWorkspace& ws)
 // near a grazing crossing the spike time is so curved in the parameters that
 // no finite difference resolves it. Leaves the forward pass in ws. Returns
 // false if 200 draws found none.
+// With time_grid > 0 the input times are rounded to its multiples, so that
+// several inputs share each time, as the pixels of an image do.
 inline bool well_conditioned_network(std::mt19937_64& rng, const NeuronParams& p, const std::vector<int>& widths,
                                      double psp, Network& net, std::vector<std::vector<double>>& inputs,
-                                     NetworkWorkspace& ws) {
+                                     NetworkWorkspace& ws, double time_grid = 0.0) {
   const double gain = 0.4 / psp;  // weights in units of the height of a single PSP
   for (int attempt = 0; attempt < 200; ++attempt) {
     net = Network{};
     net.t_end = 30.0;
     inputs = random_inputs(rng, widths[0], 3, 12.0);
+    if (time_grid > 0.0) {
+      for (auto& list : inputs) {
+        for (double& t : list) t = std::round(t / time_grid) * time_grid;
+      }
+    }
     const SpikeTrain train = merge_spike_lists(inputs);
     // Layer by layer, scale the weights to the number of spikes that arrive.
     for (std::size_t l = 0; l + 1 < widths.size(); ++l) {

@@ -197,6 +197,32 @@ TEST_P(GradientsVsFiniteDifferences, MultiSpikeNetworks) {
 INSTANTIATE_TEST_SUITE_P(RatiosAndDepths, GradientsVsFiniteDifferences,
                          ::testing::Combine(::testing::Values(0.5, 1.0, 2.0, 3.7), ::testing::Values(2, 3)));
 
+TEST(SharedInputTimes, GradientsMatchFiniteDifferences) {
+  // Inputs on a grid of 1.5 time units, so that most share their time with
+  // others, as the pixels of a latency-coded image do: the reverse pass
+  // skips the shift between inputs of one time (there is none) and must
+  // still give every input's row and time its own gradient.
+  for (const double ratio : {1.0, 2.0}) {
+    std::mt19937_64 rng(static_cast<uint64_t>(ratio * 10 + 7));
+    const NeuronParams p = params_with_ratio(ratio);
+    const std::vector<int> widths{8, 7, 3};
+    Network net;
+    std::vector<std::vector<double>> inputs;
+    NetworkWorkspace ws;
+    ASSERT_TRUE(testing::well_conditioned_network(rng, p, widths, psp_peak(p), net, inputs, ws, 1.5))
+        << "no well-conditioned network found";
+    const SpikeTrain train = merge_spike_lists(inputs);
+    std::size_t shared = 0;
+    for (std::size_t e = 1; e < train.size(); ++e) shared += train.times[e] == train.times[e - 1];
+    EXPECT_GE(shared, train.size() / 3) << "most inputs should share their time";
+    const FdReport r = check_network(net, inputs, random_objective(rng, widths.back()));
+    EXPECT_GT(r.compared, 4 * r.skipped + 20);
+    std::cout << "[ fd ] shared input times, ratio " << ratio << ": " << shared << " of " << train.size()
+              << " inputs at the time of the one before, " << r.compared << " compared, max relative error "
+              << r.max_rel_error << "\n";
+  }
+}
+
 // Hidden dropout cuts the dropped neurons off from the layers above. The
 // reference is the plain engine (checked against finite differences above)
 // on a copy of the network whose rows from the dropped neurons are zero: the

@@ -380,6 +380,9 @@ TEST(Trainer, OptimizerStepMatchesTheTextbookFormulas) {
       a.first_moment = m.data();
       a.second_moment = adam ? v.data() : nullptr;
       a.gradient = g.data();
+      // The float32 copy, written in the same pass (but for t = 1: none).
+      std::vector<float> w32(n, -1.0f);
+      a.weights32 = t == 1 ? nullptr : w32.data();
       const std::vector<double> w_before = w;
       kernels::optimizer_step(a);
       for (std::size_t k = 0; k < n; ++k) {
@@ -392,6 +395,7 @@ TEST(Trainer, OptimizerStepMatchesTheTextbookFormulas) {
         EXPECT_NEAR(w[k], w_ref[k], 1e-12 * std::abs(w_ref[k] - w_before[k]) + 4e-16 * std::abs(w_ref[k]))
             << (adam ? "adam" : "sgd") << " t " << t << " weight " << k;
         EXPECT_EQ(g[k], 0.0);
+        EXPECT_EQ(w32[k], t == 1 ? -1.0f : static_cast<float>(w[k])) << "float32 copy, t " << t << " weight " << k;
       }
     }
   }

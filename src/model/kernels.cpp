@@ -186,6 +186,9 @@ void BackwardBlock(const BackwardArgs& a, int block, int width) {
   const D d;
   using DS = hn::Rebind<T, D>;
   const DS ds;
+  using DT = hn::ScalableTag<T>;
+  constexpr int kTLanes = static_cast<int>(hn::MaxLanes(DT()));
+  static_assert(kBackwardBlock % kTLanes == 0);
   constexpr int kBackwardVecs = kBackwardBlock / kLanes;
   // By the float64 gradient's lines (a float32 weight row has half as many:
   // each is then prefetched twice).
@@ -242,14 +245,25 @@ void BackwardBlock(const BackwardArgs& a, int block, int width) {
       }
     }
     const Decay& f = a.shift[m];
-    const auto fm = hn::Set(ds, static_cast<T>(f.membrane)), fs = hn::Set(ds, static_cast<T>(f.synapse)),
-               fkappa = hn::Set(ds, static_cast<T>(f.kappa));
-    for (int q = 0; q < used; ++q) {
-      const auto am = hn::Load(ds, acc_m + q * kLanes);
-      const auto ak = hn::Load(ds, acc_kappa + q * kLanes);
-      hn::Store(hn::Add(hn::Mul(fkappa, am), hn::Mul(fs, ak)), ds, acc_kappa + q * kLanes);
-      hn::Store(hn::Mul(am, fm), ds, acc_m + q * kLanes);
-      if constexpr (kInputGradient) hn::Store(hn::Mul(hn::Load(ds, acc_s + q * kLanes), fs), ds, acc_s + q * kLanes);
+    // An input at the same time as the one before it (most of an image's
+    // pixels share their time with others: 150 spikes at 67 times on
+    // MNIST) shifts by nothing: the sums stay as they are, bit for bit.
+    if (f.kappa == 0.0 && f.membrane == 1.0 && f.synapse == 1.0) continue;
+    // The shift touches the sums alone, so it goes by full vectors of T:
+    // in float32 half as many as the loops above (the lanes past `used`
+    // are zero and stay zero).
+    const DT dfull;
+    const int shifted = (used * kLanes + kTLanes - 1) / kTLanes;
+    const auto fm = hn::Set(dfull, static_cast<T>(f.membrane)), fs = hn::Set(dfull, static_cast<T>(f.synapse)),
+               fkappa = hn::Set(dfull, static_cast<T>(f.kappa));
+    for (int q = 0; q < shifted; ++q) {
+      const auto am = hn::Load(dfull, acc_m + q * kTLanes);
+      const auto ak = hn::Load(dfull, acc_kappa + q * kTLanes);
+      hn::Store(hn::Add(hn::Mul(fkappa, am), hn::Mul(fs, ak)), dfull, acc_kappa + q * kTLanes);
+      hn::Store(hn::Mul(am, fm), dfull, acc_m + q * kTLanes);
+      if constexpr (kInputGradient) {
+        hn::Store(hn::Mul(hn::Load(dfull, acc_s + q * kTLanes), fs), dfull, acc_s + q * kTLanes);
+      }
     }
   }
 }
@@ -275,10 +289,11 @@ void BackwardLayer(const BackwardArgs& a) { a.weights32 ? BackwardBlocks<float>(
 // One vector of the optimizer step at w, m, v, g (see OptimizerArgs). The
 // arithmetic is that of the scalar formulas, operation by operation.
 template <bool kAdam, bool kGradient>
-HWY_INLINE void OptimizerVector(const OptimizerArgs& a, double* w, double* m, double* v, double* g) {
+HWY_INLINE void OptimizerVector(const OptimizerArgs& a, double* w, double* m, double* v, double* g, float* w32) {
   const D d;
   const V gk = kGradient ? hn::Mul(hn::LoadU(d, g), hn::Set(d, a.factor)) : hn::Zero(d);
   const V wk = hn::LoadU(d, w);
+  V next;
   if constexpr (kAdam) {
     // m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g g;
     // w -= (lr / bias1) m / (sqrt(v) / sqrt(bias2) + eps) + lr decay w,
@@ -293,13 +308,16 @@ HWY_INLINE void OptimizerVector(const OptimizerArgs& a, double* w, double* m, do
     const V step = hn::Div(hn::Mul(hn::Set(d, a.step_size), mk), denom);
     hn::StoreU(mk, d, m);
     hn::StoreU(vk, d, v);
-    hn::StoreU(hn::Sub(wk, hn::Add(step, hn::Mul(hn::Set(d, a.lr * a.weight_decay), wk))), d, w);
+    next = hn::Sub(wk, hn::Add(step, hn::Mul(hn::Set(d, a.lr * a.weight_decay), wk)));
   } else {
     // velocity = mu velocity + g;  w -= lr (velocity + decay w)
     const V vel = hn::Add(hn::Mul(hn::Set(d, a.momentum), hn::LoadU(d, m)), gk);
     hn::StoreU(vel, d, m);
-    hn::StoreU(hn::Sub(wk, hn::Mul(hn::Set(d, a.lr), hn::Add(vel, hn::Mul(hn::Set(d, a.weight_decay), wk)))), d, w);
+    next = hn::Sub(wk, hn::Mul(hn::Set(d, a.lr), hn::Add(vel, hn::Mul(hn::Set(d, a.weight_decay), wk))));
   }
+  hn::StoreU(next, d, w);
+  // Rounded to nearest, as static_cast<float> (Layer::refresh_float32) rounds.
+  if (w32) hn::StoreU(hn::DemoteTo(hn::Rebind<float, D>(), next), hn::Rebind<float, D>(), w32);
   if constexpr (kGradient) hn::StoreU(hn::Zero(d), d, g);
 }
 
@@ -308,18 +326,20 @@ void OptimizerLoop(const OptimizerArgs& a) {
   std::size_t k = 0;
   for (; k + kLanes <= a.n; k += kLanes) {
     OptimizerVector<kAdam, kGradient>(a, a.weights + k, a.first_moment + k, kAdam ? a.second_moment + k : nullptr,
-                                      kGradient ? a.gradient + k : nullptr);
+                                      kGradient ? a.gradient + k : nullptr, a.weights32 ? a.weights32 + k : nullptr);
   }
   if (k == a.n) return;
   // The tail through a whole vector of copies (the other lanes are zero).
   const std::size_t rest = a.n - k;
   HWY_ALIGN double w[kLanes] = {}, m[kLanes] = {}, v[kLanes] = {}, g[kLanes] = {};
+  HWY_ALIGN float w32[kLanes] = {};
   std::memcpy(w, a.weights + k, rest * sizeof(double));
   std::memcpy(m, a.first_moment + k, rest * sizeof(double));
   if (kAdam) std::memcpy(v, a.second_moment + k, rest * sizeof(double));
   if (kGradient) std::memcpy(g, a.gradient + k, rest * sizeof(double));
-  OptimizerVector<kAdam, kGradient>(a, w, m, v, g);
+  OptimizerVector<kAdam, kGradient>(a, w, m, v, g, a.weights32 ? w32 : nullptr);
   std::memcpy(a.weights + k, w, rest * sizeof(double));
+  if (a.weights32) std::memcpy(a.weights32 + k, w32, rest * sizeof(float));
   std::memcpy(a.first_moment + k, m, rest * sizeof(double));
   if (kAdam) std::memcpy(a.second_moment + k, v, rest * sizeof(double));
   if (kGradient) std::memcpy(a.gradient + k, g, rest * sizeof(double));

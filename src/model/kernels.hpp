@@ -86,11 +86,14 @@ void backward_layer(const BackwardArgs& args);
 // (first_moment is the velocity). The gradient is g * factor, and g is
 // cleared; a null g stands for a zero gradient and is not touched. Adam's
 // bias corrections come as step_size = lr / (1 - beta1^t) and
-// inv_sqrt_bias2 = 1 / sqrt(1 - beta2^t) (adam_constants).
+// inv_sqrt_bias2 = 1 / sqrt(1 - beta2^t) (adam_constants). With weights32
+// (the float32 copy of Layer::weights32, or null) the step also writes each
+// new weight rounded to float there, in the same pass.
 struct OptimizerArgs {
   double lr, beta1, beta2, eps, step_size, inv_sqrt_bias2, momentum, weight_decay, factor;
   std::size_t n;
   double* weights;
+  float* weights32;
   double* first_moment;
   double* second_moment;
   double* gradient;

@@ -291,17 +291,19 @@ Trainer::OptimizerPass Trainer::optimizer_pass(double lr, int64_t step) {
 }
 
 // The step itself is a vector kernel (kernels.hpp): Adam's square root and
-// divisions at the full vector width of the CPU, the same bits on every target.
+// divisions at the full vector width of the CPU, the same bits on every target;
+// in float32 it also writes the rounded copy (Layer::weights32) in that pass.
 void Trainer::OptimizerPass::step(std::size_t l, std::size_t offset, std::size_t n, double* g, double factor) const {
   kernels::OptimizerArgs a = opt;
   a.factor = factor;
   a.n = n;
-  a.weights = trainer.model_.net.layers[l].weights.data() + offset;
+  Layer& layer = trainer.model_.net.layers[l];
+  a.weights = layer.weights.data() + offset;
+  a.weights32 = layer.weights32.empty() ? nullptr : layer.weights32.data() + offset;
   a.first_moment = trainer.moment1_[l].data() + offset;
   a.second_moment = adam ? trainer.moment2_[l].data() + offset : nullptr;
   a.gradient = g;
   kernels::optimizer_step(a);
-  trainer.model_.net.layers[l].refresh_float32(offset, n);
 }
 
 void Trainer::OptimizerPass::zero_gradient_row(std::size_t l, std::size_t row) const {

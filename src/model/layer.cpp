@@ -134,6 +134,23 @@ std::vector<std::vector<double>> split_spike_train(const SpikeTrain& train, int 
 
 namespace {
 
+// The errors of resolve_crossings, out of line: formatting their messages
+// inline gave the hot function a stack frame of 700 bytes to set up per call.
+[[noreturn, gnu::cold, gnu::noinline]] void throw_same_instant(int n, double time, const NeuronParams& p) {
+  throw SpikeLimitError("neuron " + std::to_string(n) + ": fires again at the same instant t = " + format_number(time) +
+                        ", and would without end (theta " + format_number(p.theta) + ", tau_m " +
+                        format_number(p.tau_m) + ", tau_s " + format_number(p.tau_s) +
+                        ": too small for the precision of doubles at this time)");
+}
+[[noreturn, gnu::cold, gnu::noinline]] void throw_neuron_limit(int n, int64_t limit) {
+  throw SpikeLimitError("neuron " + std::to_string(n) + ": fires more than " + std::to_string(limit) +
+                        " times in one sample, the limit per neuron (weights too large?)");
+}
+[[noreturn, gnu::cold, gnu::noinline]] void throw_sample_limit(int n, int64_t limit) {
+  throw SpikeLimitError("neuron " + std::to_string(n) + ": the spikes of the sample pass the limit of " +
+                        std::to_string(limit) + " per sample (weights too large?)");
+}
+
 // Exact search, for one neuron flagged by the vectorized screen, of every
 // threshold crossing in (t0, t0 + dt] starting from state x (f: the decay
 // factors of dt); appends them to ws.pending. Returns whether it spiked and
@@ -166,20 +183,11 @@ bool resolve_crossings(const NeuronParams& p, int n, uint32_t step, NeuronState 
       current = i_start * std::exp(-elapsed / p.tau_s);
     }
     const double time = t0 + elapsed;
-    if (time == last_time) {
-      throw SpikeLimitError("neuron " + std::to_string(n) + ": fires again at the same instant t = " +
-                            format_number(time) + ", and would without end (theta " + format_number(p.theta) +
-                            ", tau_m " + format_number(p.tau_m) + ", tau_s " + format_number(p.tau_s) +
-                            ": too small for the precision of doubles at this time)");
-    }
+    if (time == last_time) throw_same_instant(n, time, p);
     last_time = time;
-    if (trace.spike_counts[n] >= limits.per_neuron) {
-      throw SpikeLimitError("neuron " + std::to_string(n) + ": fires more than " + std::to_string(limits.per_neuron) +
-                            " times in one sample, the limit per neuron (weights too large?)");
-    }
+    if (trace.spike_counts[n] >= limits.per_neuron) throw_neuron_limit(n, limits.per_neuron);
     if (limits.earlier + static_cast<int64_t>(ws.pending.size()) >= limits.per_sample) {
-      throw SpikeLimitError("neuron " + std::to_string(n) + ": the spikes of the sample pass the limit of " +
-                            std::to_string(limits.per_sample) + " per sample (weights too large?)");
+      throw_sample_limit(n, limits.per_sample);
     }
     ws.pending.push_back({time, n, step, current});
     spiked = true;

@@ -29,7 +29,7 @@ cmake --build build-aarch64 -j "$(nproc)" --target spiketime_tests
 # which needs binfmt support), the data tests (MNIST), and the trainer's
 # other tests, which start threads: under this qemu-user (Debian 12's 7.2)
 # even a bare std::thread never starts.
-filter="*LayerVsReference*:WideLayers.*:SingleSpike.*:EdgeCases.*:*GradientsVsFiniteDifferences*:*CrossingPaths*:Targets.*:Neuron.*:Encoding.*"
+filter="*LayerVsReference*:WideLayers.*:SingleSpike.*:EdgeCases.*:*GradientsVsFiniteDifferences*:SharedInputTimes.*:*CrossingPaths*:Targets.*:Neuron.*:Encoding.*"
 for target in neon scalar; do
   echo "== aarch64, SPIKETIME_TARGET=$target"
   SPIKETIME_TARGET=$target qemu-aarch64-static -L /usr/aarch64-linux-gnu build-aarch64/tests/spiketime_tests \

@@ -68,9 +68,9 @@ struct Layer {
   }
   Precision precision() const { return weights32.empty() ? Precision::Float64 : Precision::Float32; }
   void set_precision(Precision p);  // fills or frees weights32
-  // weights32[offset, offset + n) from weights (nothing in float64).
-  void refresh_float32(std::size_t offset, std::size_t n);
-  void refresh_float32() { refresh_float32(0, weights.size()); }
+  // weights32 from weights (nothing in float64). The trainer's optimizer
+  // step writes both in one pass instead (kernels::OptimizerArgs).
+  void refresh_float32();
   double& weight(int out, int in) { return weights[static_cast<std::size_t>(in) * stride() + out]; }
   double weight(int out, int in) const { return weights[static_cast<std::size_t>(in) * stride() + out]; }
   // An array of this layout without the padding (n_in x n_out, the file

@@ -17,12 +17,14 @@
 // Gradients. On the random multi-spike networks of the finite-difference
 // tests (every tau ratio, 2 and 3 layers), each weight's float32 gradient is
 // within 1e-3 of the largest float64 gradient of its layer (measured: below
-// 1e-4), and the input-time gradients likewise.
+// 1e-4), summed in float64 or in float32, and the input-time gradients
+// likewise.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <iostream>
 #include <random>
+#include <stdexcept>
 
 #include "reference.hpp"
 #include "spiketime/init.hpp"
@@ -103,11 +105,16 @@ TEST_P(Float32, GradientsWithinTheRelativeBound) {
     std::uniform_real_distribution<double> coef(-1.0, 1.0);
     std::vector<double> grad_out(ws64.traces.back().spikes.size());
     for (double& g : grad_out) g = coef(rng);
-    NetworkGradient g64, g32;
+    // g32 sums the float32 pass's gradient in float64, g32s in float32 (the trainer's float32 path).
+    NetworkGradient g64, g32, g32s;
     g64.reset(net64);
     g32.reset(net32);
+    g32s.reset(net32, Precision::Float32);
     network_backward(net64, train, grad_out, {}, g64, ws64);
     network_backward(net32, train, grad_out, {}, g32, ws32);
+    network_backward(net32, train, grad_out, {}, g32s, ws32);
+    ASSERT_TRUE(g32s.weights.empty());
+    ASSERT_EQ(g32s.weights32.size(), net32.layers.size());
     const auto relative = [](const std::vector<double>& a, const std::vector<double>& b) {
       double scale = 0.0, diff = 0.0;
       for (std::size_t k = 0; k < a.size(); ++k) {
@@ -118,10 +125,14 @@ TEST_P(Float32, GradientsWithinTheRelativeBound) {
     };
     double worst = relative(g64.input_times, g32.input_times);
     EXPECT_LE(worst, 1e-3) << "input times, depth " << depth;
+    EXPECT_EQ(g32.input_times, g32s.input_times) << "the sums' precision is that of the weight gradient only";
     for (std::size_t l = 0; l < net64.layers.size(); ++l) {
-      const double r = relative(g64.weights[l], g32.weights[l]);
-      EXPECT_LE(r, 1e-3) << "layer " << l << ", depth " << depth;
-      worst = std::max(worst, r);
+      const std::vector<double> sums32(g32s.weights32[l].begin(), g32s.weights32[l].end());
+      for (const auto& g : {g32.weights[l], sums32}) {
+        const double r = relative(g64.weights[l], g);
+        EXPECT_LE(r, 1e-3) << "layer " << l << ", depth " << depth;
+        worst = std::max(worst, r);
+      }
     }
     std::cout << "[ float32 ] ratio " << ratio << " depth " << depth << ": gradients within " << worst
               << " of the largest\n";
@@ -129,6 +140,22 @@ TEST_P(Float32, GradientsWithinTheRelativeBound) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Ratios, Float32, ::testing::Values(0.5, 1.0, 2.0, 3.7));
+
+TEST(Float32Sums, NeedAFloat32Layer) {
+  Network net;
+  net.layers.emplace_back(NeuronParams{}, 3, 2);
+  NetworkGradient grad;
+  EXPECT_THROW(grad.reset(net, Precision::Float32), std::invalid_argument);
+  std::vector<float> sums(net.layers[0].weights.size());
+  LayerTrace trace;
+  LayerWorkspace ws;
+  layer_forward(net.layers[0], SpikeTrain{}, 10.0, trace, ws);
+  EXPECT_THROW(layer_backward(net.layers[0], SpikeTrain{}, trace, nullptr, {}, sums.data(), nullptr, ws),
+               std::invalid_argument);
+  net.set_precision(Precision::Float32);
+  EXPECT_NO_THROW(grad.reset(net, Precision::Float32));
+  EXPECT_EQ(grad.precision(), Precision::Float32);
+}
 
 }  // namespace
 }  // namespace spiketime

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <random>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -342,40 +343,55 @@ TEST(Trainer, HiddenDropoutStepsAsTheInvertedDropoutNetwork) {
   EXPECT_GT(largest, 1e-3);
 }
 
+// The hyperparameters of the optimizer tests, the kernel's arguments for
+// step t over n weights, and the textbook update of one weight given its new
+// moments (Adam with decoupled weight decay, the bias corrections applied to
+// m and v; SGD with momentum, m the velocity).
+struct TextbookStep {
+  double lr = 3e-3, b1 = 0.9, b2 = 0.999, eps = 1e-8, decay = 0.01, momentum = 0.9, factor = 1.0 / 32;
+
+  kernels::OptimizerArgs args(int64_t t, std::size_t n) const {
+    kernels::OptimizerArgs a{};
+    kernels::adam_constants(a, lr, b1, b2, eps, t);
+    a.momentum = momentum;
+    a.weight_decay = decay;
+    a.factor = factor;
+    a.n = n;
+    return a;
+  }
+  double weight(bool adam, int64_t t, double w, double m, double v) const {
+    if (!adam) return w - lr * (m + decay * w);
+    const double m_hat = m / (1.0 - std::pow(b1, static_cast<double>(t)));
+    const double v_hat = v / (1.0 - std::pow(b2, static_cast<double>(t)));
+    return w - lr * (m_hat / (std::sqrt(v_hat) + eps) + decay * w);
+  }
+};
+
 TEST(Trainer, OptimizerStepMatchesTheTextbookFormulas) {
   // The vector kernel of the optimizer (on the target in use) against Adam
-  // with decoupled weight decay and SGD with momentum written out per weight
-  // as textbooks do (the bias corrections applied to m and v). 37 weights:
-  // whole vectors and a tail on every target.
+  // and SGD written out per weight as textbooks do. 37 weights: whole
+  // vectors and a tail on every target.
   std::mt19937_64 rng(11);
   std::normal_distribution<double> normal(0.0, 1.0);
   const std::size_t n = 37;
+  const TextbookStep o;
   for (const bool adam : {true, false}) {
     std::vector<double> w(n), m(n), v(n), g(n);
     for (std::size_t k = 0; k < n; ++k) w[k] = normal(rng), m[k] = 0.1 * normal(rng), v[k] = 0.01 * std::abs(normal(rng));
-    const double lr = 3e-3, b1 = 0.9, b2 = 0.999, eps = 1e-8, decay = 0.01, momentum = 0.9, factor = 1.0 / 32;
     for (const int64_t t : {1, 2, 10, 1000}) {
       for (std::size_t k = 0; k < n; ++k) g[k] = k % 5 == 0 ? 0.0 : normal(rng);
       std::vector<double> w_ref = w, m_ref = m, v_ref = v;
       for (std::size_t k = 0; k < n; ++k) {
-        const double gk = g[k] * factor;
+        const double gk = g[k] * o.factor;
         if (adam) {
-          m_ref[k] = b1 * m[k] + (1.0 - b1) * gk;
-          v_ref[k] = b2 * v[k] + (1.0 - b2) * gk * gk;
-          const double m_hat = m_ref[k] / (1.0 - std::pow(b1, static_cast<double>(t)));
-          const double v_hat = v_ref[k] / (1.0 - std::pow(b2, static_cast<double>(t)));
-          w_ref[k] = w[k] - lr * (m_hat / (std::sqrt(v_hat) + eps) + decay * w[k]);
+          m_ref[k] = o.b1 * m[k] + (1.0 - o.b1) * gk;
+          v_ref[k] = o.b2 * v[k] + (1.0 - o.b2) * gk * gk;
         } else {
-          m_ref[k] = momentum * m[k] + gk;
-          w_ref[k] = w[k] - lr * (m_ref[k] + decay * w[k]);
+          m_ref[k] = o.momentum * m[k] + gk;
         }
+        w_ref[k] = o.weight(adam, t, w[k], m_ref[k], v_ref[k]);
       }
-      kernels::OptimizerArgs a{};
-      kernels::adam_constants(a, lr, b1, b2, eps, t);
-      a.momentum = momentum;
-      a.weight_decay = decay;
-      a.factor = factor;
-      a.n = n;
+      kernels::OptimizerArgs a = o.args(t, n);
       a.weights = w.data();
       a.first_moment = m.data();
       a.second_moment = adam ? v.data() : nullptr;
@@ -396,6 +412,63 @@ TEST(Trainer, OptimizerStepMatchesTheTextbookFormulas) {
             << (adam ? "adam" : "sgd") << " t " << t << " weight " << k;
         EXPECT_EQ(g[k], 0.0);
         EXPECT_EQ(w32[k], t == 1 ? -1.0f : static_cast<float>(w[k])) << "float32 copy, t " << t << " weight " << k;
+      }
+    }
+  }
+}
+
+TEST(Trainer, Float32OptimizerStepMatchesTheFormulasInFloat32) {
+  // The float32 path's state (OptimizerArgs' *32 pointers): the moments are
+  // the float32 operations of the formulas, bit for bit; the weight, still
+  // float64, moves by the float32 step within the rounding of its few
+  // float32 operations (1e-6 of the step); the gradient is cleared and the
+  // float32 copy is the weight rounded. 37 weights: whole vectors and a tail.
+  std::mt19937_64 rng(12);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  const std::size_t n = 37;
+  const TextbookStep o;
+  const auto single = [](double x) { return static_cast<float>(x); };
+  for (const bool adam : {true, false}) {
+    std::vector<double> w(n);
+    std::vector<float> m(n), v(n), g(n), w32(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      w[k] = normal(rng);
+      m[k] = single(0.1 * normal(rng));
+      v[k] = single(0.01 * std::abs(normal(rng)));
+    }
+    for (const int64_t t : {1, 2, 10, 1000}) {
+      for (std::size_t k = 0; k < n; ++k) g[k] = k % 5 == 0 ? 0.0f : single(normal(rng));
+      std::vector<float> m_ref(n), v_ref(n);
+      std::vector<double> w_ref(n);
+      for (std::size_t k = 0; k < n; ++k) {
+        const float gk = g[k] * single(o.factor);
+        if (adam) {
+          m_ref[k] = single(o.b1) * m[k] + single(1.0 - o.b1) * gk;
+          v_ref[k] = single(o.b2) * v[k] + single(1.0 - o.b2) * gk * gk;
+        } else {
+          m_ref[k] = single(o.momentum) * m[k] + gk;
+        }
+        w_ref[k] = o.weight(adam, t, w[k], m_ref[k], v_ref[k]);
+      }
+      kernels::OptimizerArgs a = o.args(t, n);
+      a.weights = w.data();
+      a.weights32 = w32.data();
+      a.first_moment32 = m.data();
+      a.second_moment32 = adam ? v.data() : nullptr;
+      a.gradient32 = g.data();
+      const std::vector<double> w_before = w;
+      kernels::optimizer_step(a);
+      for (std::size_t k = 0; k < n; ++k) {
+        const std::string where = std::string(adam ? "adam" : "sgd") + " t " + std::to_string(t) + " weight " +
+                                  std::to_string(k);
+        EXPECT_EQ(m[k], m_ref[k]) << where;
+        if (adam) {
+          EXPECT_EQ(v[k], v_ref[k]) << where;
+        }
+        EXPECT_NEAR(w[k], w_ref[k], 1e-6 * std::abs(w_ref[k] - w_before[k]) + 4e-16 * std::abs(w_ref[k])) << where;
+        EXPECT_NE(w[k], w_before[k]) << where;
+        EXPECT_EQ(g[k], 0.0f) << where;
+        EXPECT_EQ(w32[k], single(w[k])) << where;
       }
     }
   }

@@ -74,9 +74,13 @@ TEST(Training, YinYangFromTheDefaultsReaches95Percent) {
   fs::remove_all(dir);
 }
 
-TEST(Training, AResumedRunIsBitIdenticalToAnUninterruptedOne) {
-  const fs::path dir = scratch("resume");
-  const std::string common = " --dataset yinyang --epochs 4 --set hidden=24 --set train_limit=1500 --set threads=2";
+// Trains in `precision` straight through and in two parts, and expects the
+// same checkpoint, model and metrics (float32 moments go through the
+// checkpoint as doubles).
+void expect_resume_bit_identical(const std::string& precision) {
+  const fs::path dir = scratch("resume-" + precision);
+  const std::string common = " --dataset yinyang --epochs 4 --set hidden=24 --set train_limit=1500 --set threads=2"
+                             " --set precision=" + precision;
   ASSERT_EQ(cli("train" + common + " --out " + (dir / "straight").string(), dir).status, 0);
   const Result first = cli("train" + common + " --stop-after 2 --out " + (dir / "resumed").string(), dir);
   ASSERT_EQ(first.status, 0) << first.err;
@@ -101,6 +105,9 @@ TEST(Training, AResumedRunIsBitIdenticalToAnUninterruptedOne) {
   EXPECT_EQ(lines, 4);
   fs::remove_all(dir);
 }
+
+TEST(Training, AResumedRunIsBitIdenticalToAnUninterruptedOne) { expect_resume_bit_identical("float64"); }
+TEST(Training, AResumedRunInSinglePrecisionIsBitIdenticalToo) { expect_resume_bit_identical("float32"); }
 
 // The last line of a run's report with its directory taken out.
 std::string report_line(const std::string& out, const fs::path& run) {

@@ -177,5 +177,11 @@ void layer_forward(const Layer& layer, const SpikeTrain& input, double t_end, La
 void layer_backward(const Layer& layer, const SpikeTrain& input, const LayerTrace& trace,
                     const double* grad_output_times, GradientGuard guard, double* grad_weights,
                     double* grad_input_times, LayerWorkspace& ws);
+// The same with dL/dw summed in float32, for a float32 layer (the trainer's
+// float32 path: half the memory traffic); throws std::invalid_argument for
+// a float64 layer.
+void layer_backward(const Layer& layer, const SpikeTrain& input, const LayerTrace& trace,
+                    const double* grad_output_times, GradientGuard guard, float* grad_weights,
+                    double* grad_input_times, LayerWorkspace& ws);
 
 }  // namespace spiketime

@@ -45,12 +45,20 @@ struct Network {
 // spike (unless with_input_times is off, as in training, where the data's
 // spike times have no parameters: that saves a third of the first layer's
 // reverse pass).
+//
+// The weight gradient is summed in float64 (weights), or in float32
+// (weights32, the other left empty) when reset asks for it, which needs a
+// float32 network: the trainer's float32 path, where the gradient's memory
+// traffic was most of the reverse pass's time.
 struct NetworkGradient {
   std::vector<std::vector<double>> weights;
+  std::vector<std::vector<float>> weights32;
   std::vector<double> input_times;
   bool with_input_times = true;
 
-  void reset(const Network& net);  // shaped like net, all zero
+  // Shaped like net, all zero, summed in the precision `sums`.
+  void reset(const Network& net, Precision sums = Precision::Float64);
+  Precision precision() const { return weights32.empty() ? Precision::Float64 : Precision::Float32; }
 };
 
 // Dropout of hidden neurons, a training noise (config key hidden_dropout):

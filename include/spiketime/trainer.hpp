@@ -85,6 +85,8 @@ class Trainer {
   // at its potential's peak; false when its potential never rises above 0.
   bool peak_gradient(const Layer& out, int o, const SpikeTrain& below, double p_label, ThreadState& ts) const;
   void apply_update(std::size_t batch, double lr);
+  template <class G>
+  void apply_update_as(std::size_t batch, double lr);  // with the gradient summed in G
   struct OptimizerPass;
   OptimizerPass optimizer_pass(double lr, int64_t step);  // the optimizer update of step number `step`
 
@@ -92,7 +94,11 @@ class Trainer {
   Model model_;
   ThreadPool& pool_;
   std::vector<std::unique_ptr<ThreadState>> threads_;
-  std::vector<std::vector<double>> moment1_, moment2_;  // Adam m and v, or SGD velocity in moment1_
+  // Adam's m and v, or SGD's velocity in moment1_, in the layout of
+  // Layer::weights; in float32 training the *32 ones instead (kernels.hpp,
+  // OptimizerArgs), the others empty.
+  std::vector<std::vector<double>> moment1_, moment2_;
+  std::vector<std::vector<float>> moment1_32_, moment2_32_;
   int64_t steps_ = 0;
   PhaseSeconds last_epoch_seconds_;
   // The first layer's rows that no sample of the current batch can spike on

@@ -57,6 +57,17 @@ const T* weights_of(const Args& a) {
   }
 }
 
+// x, a vector of float or double with as many lanes as a float64 vector,
+// as float64.
+template <class VM>
+HWY_INLINE V wide64(D d, VM x) {
+  if constexpr (std::is_same_v<hn::TFromV<VM>, float>) {
+    return hn::PromoteTo(d, x);
+  } else {
+    return x;
+  }
+}
+
 // The float32 screen's thresholds: the float at or below theta (+inf stays
 // +inf), so that rounding flags more neurons, never fewer.
 float threshold32(double theta) {
@@ -174,14 +185,25 @@ void ForwardLayer(const ForwardArgs& a) {
   }
 }
 
+// The weight gradient of BackwardArgs in the precision G.
+template <class G>
+G* grad_weights_of(const BackwardArgs& a) {
+  if constexpr (std::is_same_v<G, float>) {
+    return a.grad_weights32;
+  } else {
+    return a.grad_weights;
+  }
+}
+
 // The reverse sweep of neurons [b, b + width), latest input first, keeping
 // the block's three sums (see layer_backward) in memory (measured faster
 // than in registers), in float64 or float32 (T). Adds to the weight
-// gradient and, with kInputGradient, to the partial sums of dL/dt, both
-// float64. The loops go by vectors of as many T as a float64 vector holds
-// (DS), so that a float32 sum widens to one float64 vector; kFull: a whole
-// block, whose vector count is a constant.
-template <class T, bool kFull, bool kInputGradient>
+// gradient, in float64 or float32 (G: float only with T float), and, with
+// kInputGradient, to the partial sums of dL/dt in float64. The loops that
+// widen go by vectors of as many T as a float64 vector holds (DS), so that a
+// float32 sum widens to one float64 vector; those that stay in T go by full
+// vectors of T. kFull: a whole block, whose vector count is a constant.
+template <class T, class G, bool kFull, bool kInputGradient>
 void BackwardBlock(const BackwardArgs& a, int block, int width) {
   const D d;
   using DS = hn::Rebind<T, D>;
@@ -190,19 +212,17 @@ void BackwardBlock(const BackwardArgs& a, int block, int width) {
   constexpr int kTLanes = static_cast<int>(hn::MaxLanes(DT()));
   static_assert(kBackwardBlock % kTLanes == 0);
   constexpr int kBackwardVecs = kBackwardBlock / kLanes;
-  // By the float64 gradient's lines (a float32 weight row has half as many:
-  // each is then prefetched twice).
-  constexpr int kLineVecs = VectorsPerLine(kLanes * static_cast<int>(sizeof(double)));
-  const auto wide = [&](auto x) {
-    if constexpr (std::is_same_v<T, float>) {
-      return hn::PromoteTo(d, x);
-    } else {
-      return x;
-    }
-  };
+  // One prefetch a cache line of the gradient (a float32 weight row has half
+  // as many lines as a float64 gradient: each is then prefetched twice).
+  constexpr int kLineVecs = VectorsPerLine(kLanes * static_cast<int>(sizeof(G)));
+  const DT dfull;
   const T* weights = weights_of<T>(a);
+  G* grad = grad_weights_of<G>(a);
   const int b = block * kBackwardBlock;
   const int used = kFull ? kBackwardVecs : (width + kLanes - 1) / kLanes;  // whole vectors: padded rows
+  // The same lanes in full vectors of T (in float32 half as many vectors;
+  // the lanes past `used` are zero in the sums and stay zero).
+  const int used_full = (used * kLanes + kTLanes - 1) / kTLanes;
   const uint32_t start = a.block_start[block];
   uint32_t next = a.block_start[block + 1];  // the block's spikes [start, next) are not in the sums yet
   HWY_ALIGN T acc_m[kBackwardBlock] = {}, acc_s[kBackwardBlock] = {}, acc_kappa[kBackwardBlock] = {};
@@ -223,14 +243,21 @@ void BackwardBlock(const BackwardArgs& a, int block, int width) {
     if (m >= kPrefetchAhead) {  // one prefetch a cache line
       const std::size_t ahead = static_cast<std::size_t>(a.inputs[m - kPrefetchAhead]) * a.stride + b;
       for (int q = 0; q < used; q += kLineVecs) {
-        hwy::Prefetch(a.grad_weights + ahead + q * kLanes);
+        hwy::Prefetch(grad + ahead + q * kLanes);
         if constexpr (kInputGradient) hwy::Prefetch(weights + ahead + q * kLanes);
       }
     }
     const std::size_t row = static_cast<std::size_t>(a.inputs[m]) * a.stride + b;
-    for (int q = 0; q < used; ++q) {
-      double* gw = a.grad_weights + row + q * kLanes;
-      hn::StoreU(hn::Add(hn::LoadU(d, gw), wide(hn::Load(ds, acc_kappa + q * kLanes))), d, gw);
+    if constexpr (std::is_same_v<G, T>) {
+      for (int q = 0; q < used_full; ++q) {
+        G* gw = grad + row + q * kTLanes;
+        hn::StoreU(hn::Add(hn::LoadU(dfull, gw), hn::Load(dfull, acc_kappa + q * kTLanes)), dfull, gw);
+      }
+    } else {
+      for (int q = 0; q < used; ++q) {
+        double* gw = grad + row + q * kLanes;
+        hn::StoreU(hn::Add(hn::LoadU(d, gw), wide64(d, hn::Load(ds, acc_kappa + q * kLanes))), d, gw);
+      }
     }
     if constexpr (kInputGradient) {
       // Neuron b + i into partial sum (b + i) % kSlopeLanes: kLanes divides
@@ -241,7 +268,7 @@ void BackwardBlock(const BackwardArgs& a, int block, int width) {
         const auto w = hn::LoadU(ds, weights + row + q * kLanes);
         const auto diff = hn::Sub(hn::Load(ds, acc_s + q * kLanes), hn::Load(ds, acc_kappa + q * kLanes));
         double* sum = slope + (b + q * kLanes) % kSlopeLanes;
-        hn::StoreU(hn::Add(hn::LoadU(d, sum), wide(hn::Mul(w, diff))), d, sum);
+        hn::StoreU(hn::Add(hn::LoadU(d, sum), wide64(d, hn::Mul(w, diff))), d, sum);
       }
     }
     const Decay& f = a.shift[m];
@@ -249,14 +276,10 @@ void BackwardBlock(const BackwardArgs& a, int block, int width) {
     // pixels share their time with others: 150 spikes at 67 times on
     // MNIST) shifts by nothing: the sums stay as they are, bit for bit.
     if (f.kappa == 0.0 && f.membrane == 1.0 && f.synapse == 1.0) continue;
-    // The shift touches the sums alone, so it goes by full vectors of T:
-    // in float32 half as many as the loops above (the lanes past `used`
-    // are zero and stay zero).
-    const DT dfull;
-    const int shifted = (used * kLanes + kTLanes - 1) / kTLanes;
+    // The shift touches the sums alone, so it goes by full vectors of T.
     const auto fm = hn::Set(dfull, static_cast<T>(f.membrane)), fs = hn::Set(dfull, static_cast<T>(f.synapse)),
                fkappa = hn::Set(dfull, static_cast<T>(f.kappa));
-    for (int q = 0; q < shifted; ++q) {
+    for (int q = 0; q < used_full; ++q) {
       const auto am = hn::Load(dfull, acc_m + q * kTLanes);
       const auto ak = hn::Load(dfull, acc_kappa + q * kTLanes);
       hn::Store(hn::Add(hn::Mul(fkappa, am), hn::Mul(fs, ak)), dfull, acc_kappa + q * kTLanes);
@@ -268,7 +291,7 @@ void BackwardBlock(const BackwardArgs& a, int block, int width) {
   }
 }
 
-template <class T>
+template <class T, class G>
 void BackwardBlocks(const BackwardArgs& a) {
   const int n = static_cast<int>(a.n_out);
   for (int b = 0; b < n; b += kBackwardBlock) {
@@ -277,21 +300,43 @@ void BackwardBlocks(const BackwardArgs& a) {
     if (a.block_start[block] == a.block_start[block + 1]) continue;  // no spike: no gradient
     const bool full = width == kBackwardBlock;
     if (a.slope) {
-      full ? BackwardBlock<T, true, true>(a, block, width) : BackwardBlock<T, false, true>(a, block, width);
+      full ? BackwardBlock<T, G, true, true>(a, block, width) : BackwardBlock<T, G, false, true>(a, block, width);
     } else {
-      full ? BackwardBlock<T, true, false>(a, block, width) : BackwardBlock<T, false, false>(a, block, width);
+      full ? BackwardBlock<T, G, true, false>(a, block, width) : BackwardBlock<T, G, false, false>(a, block, width);
     }
   }
 }
 
-void BackwardLayer(const BackwardArgs& a) { a.weights32 ? BackwardBlocks<float>(a) : BackwardBlocks<double>(a); }
+void BackwardLayer(const BackwardArgs& a) {
+  if (!a.weights32) return BackwardBlocks<double, double>(a);
+  a.grad_weights32 ? BackwardBlocks<float, float>(a) : BackwardBlocks<float, double>(a);
+}
 
-// One vector of the optimizer step at w, m, v, g (see OptimizerArgs). The
-// arithmetic is that of the scalar formulas, operation by operation.
-template <bool kAdam, bool kGradient>
-HWY_INLINE void OptimizerVector(const OptimizerArgs& a, double* w, double* m, double* v, double* g, float* w32) {
+// The optimizer state of OptimizerArgs in the precision M: the moments and
+// the gradient.
+struct OptimizerState64 {
+  using M = double;
+  static double* first(const OptimizerArgs& a) { return a.first_moment; }
+  static double* second(const OptimizerArgs& a) { return a.second_moment; }
+  static double* gradient(const OptimizerArgs& a) { return a.gradient; }
+};
+struct OptimizerState32 {
+  using M = float;
+  static float* first(const OptimizerArgs& a) { return a.first_moment32; }
+  static float* second(const OptimizerArgs& a) { return a.second_moment32; }
+  static float* gradient(const OptimizerArgs& a) { return a.gradient32; }
+};
+
+// One vector of the optimizer step at the weights w (and their float32 copy
+// w32, or null) with moments m, v and gradient g of type M (see
+// OptimizerArgs), as many of them as a float64 vector holds. The arithmetic
+// is that of the scalar formulas, operation by operation, in M.
+template <bool kAdam, bool kGradient, class M>
+HWY_INLINE void OptimizerVector(const OptimizerArgs& a, double* w, M* m, M* v, M* g, float* w32) {
   const D d;
-  const V gk = kGradient ? hn::Mul(hn::LoadU(d, g), hn::Set(d, a.factor)) : hn::Zero(d);
+  const hn::Rebind<M, D> dm;
+  const auto c = [&](double x) { return hn::Set(dm, static_cast<M>(x)); };
+  const auto gk = kGradient ? hn::Mul(hn::LoadU(dm, g), c(a.factor)) : hn::Zero(dm);
   const V wk = hn::LoadU(d, w);
   V next;
   if constexpr (kAdam) {
@@ -301,56 +346,66 @@ HWY_INLINE void OptimizerVector(const OptimizerArgs& a, double* w, double* m, do
     // (the bias corrections are scalars, a.step_size and a.inv_sqrt_bias2).
     // Division and square root dominate the step's time: with three
     // divisions it took 3.0 ns per weight on the Xeon VM (avx512 and avx2).
-    const V mk = hn::Add(hn::Mul(hn::Set(d, a.beta1), hn::LoadU(d, m)), hn::Mul(hn::Set(d, 1.0 - a.beta1), gk));
-    const V vk =
-        hn::Add(hn::Mul(hn::Set(d, a.beta2), hn::LoadU(d, v)), hn::Mul(hn::Mul(hn::Set(d, 1.0 - a.beta2), gk), gk));
-    const V denom = hn::Add(hn::Mul(hn::Sqrt(vk), hn::Set(d, a.inv_sqrt_bias2)), hn::Set(d, a.eps));
-    const V step = hn::Div(hn::Mul(hn::Set(d, a.step_size), mk), denom);
-    hn::StoreU(mk, d, m);
-    hn::StoreU(vk, d, v);
-    next = hn::Sub(wk, hn::Add(step, hn::Mul(hn::Set(d, a.lr * a.weight_decay), wk)));
+    const auto mk = hn::Add(hn::Mul(c(a.beta1), hn::LoadU(dm, m)), hn::Mul(c(1.0 - a.beta1), gk));
+    const auto vk = hn::Add(hn::Mul(c(a.beta2), hn::LoadU(dm, v)), hn::Mul(hn::Mul(c(1.0 - a.beta2), gk), gk));
+    const auto denom = hn::Add(hn::Mul(hn::Sqrt(vk), c(a.inv_sqrt_bias2)), c(a.eps));
+    const auto step = hn::Div(hn::Mul(c(a.step_size), mk), denom);
+    hn::StoreU(mk, dm, m);
+    hn::StoreU(vk, dm, v);
+    next = hn::Sub(wk, hn::Add(wide64(d, step), hn::Mul(hn::Set(d, a.lr * a.weight_decay), wk)));
   } else {
     // velocity = mu velocity + g;  w -= lr (velocity + decay w)
-    const V vel = hn::Add(hn::Mul(hn::Set(d, a.momentum), hn::LoadU(d, m)), gk);
-    hn::StoreU(vel, d, m);
-    next = hn::Sub(wk, hn::Mul(hn::Set(d, a.lr), hn::Add(vel, hn::Mul(hn::Set(d, a.weight_decay), wk))));
+    const auto vel = hn::Add(hn::Mul(c(a.momentum), hn::LoadU(dm, m)), gk);
+    hn::StoreU(vel, dm, m);
+    next = hn::Sub(wk, hn::Mul(hn::Set(d, a.lr), hn::Add(wide64(d, vel), hn::Mul(hn::Set(d, a.weight_decay), wk))));
   }
   hn::StoreU(next, d, w);
   // Rounded to nearest, as static_cast<float> (Layer::refresh_float32) rounds.
   if (w32) hn::StoreU(hn::DemoteTo(hn::Rebind<float, D>(), next), hn::Rebind<float, D>(), w32);
-  if constexpr (kGradient) hn::StoreU(hn::Zero(d), d, g);
+  if constexpr (kGradient) hn::StoreU(hn::Zero(dm), dm, g);
 }
 
-template <bool kAdam, bool kGradient>
+template <bool kAdam, bool kGradient, class State>
 void OptimizerLoop(const OptimizerArgs& a) {
+  using M = typename State::M;
+  M* const first = State::first(a);
+  M* const second = kAdam ? State::second(a) : nullptr;
+  M* const gradient = kGradient ? State::gradient(a) : nullptr;
   std::size_t k = 0;
   for (; k + kLanes <= a.n; k += kLanes) {
-    OptimizerVector<kAdam, kGradient>(a, a.weights + k, a.first_moment + k, kAdam ? a.second_moment + k : nullptr,
-                                      kGradient ? a.gradient + k : nullptr, a.weights32 ? a.weights32 + k : nullptr);
+    OptimizerVector<kAdam, kGradient>(a, a.weights + k, first + k, kAdam ? second + k : nullptr,
+                                      kGradient ? gradient + k : nullptr, a.weights32 ? a.weights32 + k : nullptr);
   }
   if (k == a.n) return;
   // The tail through a whole vector of copies (the other lanes are zero).
   const std::size_t rest = a.n - k;
-  HWY_ALIGN double w[kLanes] = {}, m[kLanes] = {}, v[kLanes] = {}, g[kLanes] = {};
+  HWY_ALIGN double w[kLanes] = {};
+  HWY_ALIGN M m[kLanes] = {}, v[kLanes] = {}, g[kLanes] = {};
   HWY_ALIGN float w32[kLanes] = {};
   std::memcpy(w, a.weights + k, rest * sizeof(double));
-  std::memcpy(m, a.first_moment + k, rest * sizeof(double));
-  if (kAdam) std::memcpy(v, a.second_moment + k, rest * sizeof(double));
-  if (kGradient) std::memcpy(g, a.gradient + k, rest * sizeof(double));
+  std::memcpy(m, first + k, rest * sizeof(M));
+  if (kAdam) std::memcpy(v, second + k, rest * sizeof(M));
+  if (kGradient) std::memcpy(g, gradient + k, rest * sizeof(M));
   OptimizerVector<kAdam, kGradient>(a, w, m, v, g, a.weights32 ? w32 : nullptr);
   std::memcpy(a.weights + k, w, rest * sizeof(double));
   if (a.weights32) std::memcpy(a.weights32 + k, w32, rest * sizeof(float));
-  std::memcpy(a.first_moment + k, m, rest * sizeof(double));
-  if (kAdam) std::memcpy(a.second_moment + k, v, rest * sizeof(double));
-  if (kGradient) std::memcpy(a.gradient + k, g, rest * sizeof(double));
+  std::memcpy(first + k, m, rest * sizeof(M));
+  if (kAdam) std::memcpy(second + k, v, rest * sizeof(M));
+  if (kGradient) std::memcpy(gradient + k, g, rest * sizeof(M));
+}
+
+template <class State>
+void OptimizerSteps(const OptimizerArgs& a) {
+  const bool adam = State::second(a) != nullptr;
+  const bool gradient = State::gradient(a) != nullptr;
+  if (adam && gradient) OptimizerLoop<true, true, State>(a);
+  if (adam && !gradient) OptimizerLoop<true, false, State>(a);
+  if (!adam && gradient) OptimizerLoop<false, true, State>(a);
+  if (!adam && !gradient) OptimizerLoop<false, false, State>(a);
 }
 
 void OptimizerStep(const OptimizerArgs& a) {
-  const bool adam = a.second_moment != nullptr;
-  if (adam && a.gradient) OptimizerLoop<true, true>(a);
-  if (adam && !a.gradient) OptimizerLoop<true, false>(a);
-  if (!adam && a.gradient) OptimizerLoop<false, true>(a);
-  if (!adam && !a.gradient) OptimizerLoop<false, false>(a);
+  a.first_moment32 ? OptimizerSteps<OptimizerState32>(a) : OptimizerSteps<OptimizerState64>(a);
 }
 
 }  // namespace HWY_NAMESPACE

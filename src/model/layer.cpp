@@ -10,6 +10,7 @@
 #include <cstring>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -236,6 +237,12 @@ const float* float32_weights(const Layer& layer) {
   return layer.weights32.empty() ? nullptr : layer.weights32.data();
 }
 
+// The kernels' two gradient pointers: the one of the sums' precision is set.
+double* float64_sums(double* g) { return g; }
+double* float64_sums(float*) { return nullptr; }
+float* float32_sums(double*) { return nullptr; }
+float* float32_sums(float* g) { return g; }
+
 // Moves the pending spikes into the trace in time order (ties by neuron):
 // grouped by step (a counting sort), then sorted within each step.
 void emit_spikes(LayerTrace& trace, LayerWorkspace& ws) {
@@ -314,9 +321,13 @@ void layer_forward(const Layer& layer, const SpikeTrain& input, double t_end, La
   emit_spikes(trace, ws);
 }
 
-void layer_backward(const Layer& layer, const SpikeTrain& input, const LayerTrace& trace,
-                    const double* grad_output_times, GradientGuard guard, double* grad_weights,
-                    double* grad_input_times, LayerWorkspace& ws) {
+namespace {
+
+// layer_backward with the weight gradient in float64 or float32 (G).
+template <class G>
+void backward_into(const Layer& layer, const SpikeTrain& input, const LayerTrace& trace,
+                   const double* grad_output_times, GradientGuard guard, G* grad_weights, double* grad_input_times,
+                   LayerWorkspace& ws) {
   const NeuronParams& p = layer.neuron;
   const int n = layer.n_out;
   const std::size_t n_spikes = trace.spikes.size();
@@ -391,8 +402,8 @@ void layer_backward(const Layer& layer, const SpikeTrain& input, const LayerTrac
                            input.neurons.data(),
                            input.size(),
                            ws.group_start.data(), ws.order.data(), out_n, ws.entry.data(), ws.lambda.data(),
-                           ws.entry_decay.data(), ws.shift.data(), grad_weights,
-                           grad_input_times ? ws.slope.data() : nullptr});
+                           ws.entry_decay.data(), ws.shift.data(), float64_sums(grad_weights),
+                           float32_sums(grad_weights), grad_input_times ? ws.slope.data() : nullptr});
   if (!grad_input_times) return;
   // The partial sums in index order, so that the result depends only on the
   // data, not on the SIMD target.
@@ -401,6 +412,23 @@ void layer_backward(const Layer& layer, const SpikeTrain& input, const LayerTrac
     for (int l = 0; l < kSums; ++l) sum += ws.slope[m * kSums + static_cast<std::size_t>(l)];
     grad_input_times[m] = sum == 0.0 ? 0.0 : -sum / p.tau_m;  // +0 when no later spike depends on it
   }
+}
+
+}  // namespace
+
+void layer_backward(const Layer& layer, const SpikeTrain& input, const LayerTrace& trace,
+                    const double* grad_output_times, GradientGuard guard, double* grad_weights,
+                    double* grad_input_times, LayerWorkspace& ws) {
+  backward_into(layer, input, trace, grad_output_times, guard, grad_weights, grad_input_times, ws);
+}
+
+void layer_backward(const Layer& layer, const SpikeTrain& input, const LayerTrace& trace,
+                    const double* grad_output_times, GradientGuard guard, float* grad_weights,
+                    double* grad_input_times, LayerWorkspace& ws) {
+  if (layer.precision() != Precision::Float32) {
+    throw std::invalid_argument("layer_backward: float32 weight gradients need a float32 layer (Layer::set_precision)");
+  }
+  backward_into(layer, input, trace, grad_output_times, guard, grad_weights, grad_input_times, ws);
 }
 
 }  // namespace spiketime

@@ -54,9 +54,22 @@ void Network::validate() const {
   }
 }
 
-void NetworkGradient::reset(const Network& net) {
-  weights.resize(net.layers.size());
-  for (std::size_t l = 0; l < net.layers.size(); ++l) weights[l].assign(net.layers[l].weights.size(), 0.0);
+void NetworkGradient::reset(const Network& net, Precision sums) {
+  const std::size_t n = net.layers.size();
+  weights.assign(sums == Precision::Float64 ? n : 0, {});
+  weights32.assign(sums == Precision::Float32 ? n : 0, {});
+  for (std::size_t l = 0; l < n; ++l) {
+    const std::size_t size = net.layers[l].weights.size();
+    if (sums == Precision::Float64) {
+      weights[l].assign(size, 0.0);
+    } else {
+      if (net.layers[l].precision() != Precision::Float32) {
+        throw std::invalid_argument("NetworkGradient: float32 sums need a float32 network (layer " +
+                                    std::to_string(l) + " is float64)");
+      }
+      weights32[l].assign(size, 0.0f);
+    }
+  }
   input_times.clear();
 }
 
@@ -111,8 +124,14 @@ void network_backward(const Network& net, const SpikeTrain& input, const std::ve
     const SpikeTrain& below = ws.input_of(l, input);
     const bool wanted = l > 0 || grad.with_input_times;
     ws.grad_times_below.resize(wanted ? below.size() : 0);
-    layer_backward(net.layers[l], below, ws.traces[l], ws.grad_times.data(), guard, grad.weights[l].data(),
-                   wanted ? ws.grad_times_below.data() : nullptr, ws.layer);
+    double* grad_below = wanted ? ws.grad_times_below.data() : nullptr;
+    if (grad.precision() == Precision::Float32) {
+      layer_backward(net.layers[l], below, ws.traces[l], ws.grad_times.data(), guard, grad.weights32[l].data(),
+                     grad_below, ws.layer);
+    } else {
+      layer_backward(net.layers[l], below, ws.traces[l], ws.grad_times.data(), guard, grad.weights[l].data(),
+                     grad_below, ws.layer);
+    }
     if (l > 0 && !ws.passed.empty()) {  // back to every spike of layer l - 1: a dropped one's loss does not depend on it
       ws.grad_times.assign(ws.traces[l - 1].spikes.size(), 0.0);
       const auto& from = ws.passed_from[l - 1];

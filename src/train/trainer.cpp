@@ -6,6 +6,7 @@
 #include <cmath>
 #include <numbers>
 #include <random>
+#include <type_traits>
 
 #include "spiketime/error.hpp"
 #include "spiketime/init.hpp"
@@ -205,8 +206,26 @@ std::vector<int> predict(const Model& model, const float* features, std::size_t 
   return classes;
 }
 
+// The weight-gradient sums of a NetworkGradient in the precision G.
+template <class G>
+std::vector<std::vector<G>>& sums_of(NetworkGradient& grad) {
+  if constexpr (std::is_same_v<G, float>) {
+    return grad.weights32;
+  } else {
+    return grad.weights;
+  }
+}
+
 struct Trainer::ThreadState : SampleState {
-  NetworkGradient grad;
+  NetworkGradient grad;  // summed in the training precision
+  // Adds x to the gradient of weight k (the layout of Layer::weights) of the last layer.
+  void add_to_last(std::size_t k, double x) {
+    if (grad.precision() == Precision::Float32) {
+      grad.weights32.back()[k] += static_cast<float>(x);
+    } else {
+      grad.weights.back()[k] += x;
+    }
+  }
   // Per layer, over this thread's part of the batch: spikes of each input
   // neuron and of each neuron, for the silent-neuron push.
   std::vector<std::vector<double>> inputs_fired, neurons_fired;
@@ -219,7 +238,7 @@ Trainer::Trainer(const TrainConfig& config, Model model, ThreadPool& pool)
   model_.net.set_precision(config_.precision);
   for (int t = 0; t < pool_.size(); ++t) {
     auto ts = std::make_unique<ThreadState>();
-    ts->grad.reset(model_.net);
+    ts->grad.reset(model_.net, config_.precision);
     ts->grad.with_input_times = false;
     for (const Layer& l : model_.net.layers) {
       ts->inputs_fired.emplace_back(static_cast<std::size_t>(l.n_in), 0.0);
@@ -227,9 +246,15 @@ Trainer::Trainer(const TrainConfig& config, Model model, ThreadPool& pool)
     }
     threads_.push_back(std::move(ts));
   }
+  const bool adam = config_.optimizer == Optimizer::Adam;
   for (const Layer& l : model_.net.layers) {
-    moment1_.emplace_back(l.weights.size(), 0.0);
-    moment2_.emplace_back(config_.optimizer == Optimizer::Adam ? l.weights.size() : 0, 0.0);
+    if (config_.precision == Precision::Float32) {
+      moment1_32_.emplace_back(l.weights.size(), 0.0f);
+      moment2_32_.emplace_back(adam ? l.weights.size() : 0, 0.0f);
+    } else {
+      moment1_.emplace_back(l.weights.size(), 0.0);
+      moment2_.emplace_back(adam ? l.weights.size() : 0, 0.0);
+    }
   }
 }
 
@@ -278,8 +303,13 @@ struct Trainer::OptimizerPass {
   kernels::OptimizerArgs opt;  // the step's constants; the rest is set per call
   bool adam;
   Trainer& trainer;
+  // The step of n weights of layer l from `offset`, with gradient g * factor
+  // (cleared), in the precision of g; null: a zero gradient.
   void step(std::size_t l, std::size_t offset, std::size_t n, double* g, double factor) const;
+  void step(std::size_t l, std::size_t offset, std::size_t n, float* g, double factor) const;
   void zero_gradient_row(std::size_t l, std::size_t row) const;
+ private:
+  kernels::OptimizerArgs args(std::size_t l, std::size_t offset, std::size_t n, double factor) const;
 };
 
 Trainer::OptimizerPass Trainer::optimizer_pass(double lr, int64_t step) {
@@ -293,22 +323,40 @@ Trainer::OptimizerPass Trainer::optimizer_pass(double lr, int64_t step) {
 // The step itself is a vector kernel (kernels.hpp): Adam's square root and
 // divisions at the full vector width of the CPU, the same bits on every target;
 // in float32 it also writes the rounded copy (Layer::weights32) in that pass.
-void Trainer::OptimizerPass::step(std::size_t l, std::size_t offset, std::size_t n, double* g, double factor) const {
+// The weights and the moments (in the training precision) of the step.
+kernels::OptimizerArgs Trainer::OptimizerPass::args(std::size_t l, std::size_t offset, std::size_t n,
+                                                    double factor) const {
   kernels::OptimizerArgs a = opt;
   a.factor = factor;
   a.n = n;
   Layer& layer = trainer.model_.net.layers[l];
   a.weights = layer.weights.data() + offset;
   a.weights32 = layer.weights32.empty() ? nullptr : layer.weights32.data() + offset;
-  a.first_moment = trainer.moment1_[l].data() + offset;
-  a.second_moment = adam ? trainer.moment2_[l].data() + offset : nullptr;
+  if (trainer.config_.precision == Precision::Float32) {
+    a.first_moment32 = trainer.moment1_32_[l].data() + offset;
+    a.second_moment32 = adam ? trainer.moment2_32_[l].data() + offset : nullptr;
+  } else {
+    a.first_moment = trainer.moment1_[l].data() + offset;
+    a.second_moment = adam ? trainer.moment2_[l].data() + offset : nullptr;
+  }
+  return a;
+}
+
+void Trainer::OptimizerPass::step(std::size_t l, std::size_t offset, std::size_t n, double* g, double factor) const {
+  kernels::OptimizerArgs a = args(l, offset, n, factor);
   a.gradient = g;
+  kernels::optimizer_step(a);
+}
+
+void Trainer::OptimizerPass::step(std::size_t l, std::size_t offset, std::size_t n, float* g, double factor) const {
+  kernels::OptimizerArgs a = args(l, offset, n, factor);
+  a.gradient32 = g;
   kernels::optimizer_step(a);
 }
 
 void Trainer::OptimizerPass::zero_gradient_row(std::size_t l, std::size_t row) const {
   const Layer& layer = trainer.model_.net.layers[l];
-  step(l, row * layer.stride(), static_cast<std::size_t>(layer.n_out), nullptr, 1.0);
+  kernels::optimizer_step(args(l, row * layer.stride(), static_cast<std::size_t>(layer.n_out), 1.0));
 }
 
 void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& order, std::size_t begin,
@@ -390,7 +438,7 @@ void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& 
           continue;
         }
         if (push == 0.0) continue;
-        for (int32_t j : below.neurons) ts.grad.weights.back()[static_cast<std::size_t>(j) * out.stride() + o] -= push;
+        for (int32_t j : below.neurons) ts.add_to_last(static_cast<std::size_t>(j) * out.stride() + o, -push);
       }
     }
     constexpr std::size_t kQuietChunk = 8;  // rows per claim
@@ -423,10 +471,9 @@ bool Trainer::peak_gradient(const Layer& out, int o, const SpikeTrain& below, do
   // Yin-Yang's 0.1, made the step ten times larger and SGD diverge.)
   const double vdot = std::max(config_.min_vdot, 1.0) * out.neuron.theta / out.neuron.tau_m;
   const double scale = (1.0 - p_label) / model_.tau_out / vdot;
-  double* grad = ts.grad.weights.back().data();
   for (std::size_t e = 0; e < below.size() && below.times[e] < peak.time; ++e) {
-    grad[static_cast<std::size_t>(below.neurons[e]) * out.stride() + static_cast<std::size_t>(o)] -=
-        scale * kappa(peak.time - below.times[e], out.neuron);
+    ts.add_to_last(static_cast<std::size_t>(below.neurons[e]) * out.stride() + static_cast<std::size_t>(o),
+                   -scale * kappa(peak.time - below.times[e], out.neuron));
   }
   return true;
 }
@@ -438,6 +485,11 @@ uint64_t Trainer::noise_seed(int epoch, std::size_t sample) const {
 }
 
 void Trainer::apply_update(std::size_t batch, double lr) {
+  config_.precision == Precision::Float32 ? apply_update_as<float>(batch, lr) : apply_update_as<double>(batch, lr);
+}
+
+template <class G>
+void Trainer::apply_update_as(std::size_t batch, double lr) {
   ++steps_;
   const double scale = 1.0 / static_cast<double>(batch);
   const int n_threads = pool_.size();
@@ -477,10 +529,10 @@ void Trainer::apply_update(std::size_t batch, double lr) {
       for (std::size_t j = row_begin; j < row_end; ++j) {
         if (l == 0 && quiet_row_[j]) continue;  // stepped during the batch
         const std::size_t offset = j * layer.stride();
-        double* __restrict g = threads_[0]->grad.weights[l].data() + offset;
+        G* __restrict g = sums_of<G>(threads_[0]->grad)[l].data() + offset;
         for (std::size_t u = 1; u < threads_.size(); ++u) {
           if (threads_[u]->inputs_fired[l][j] == 0.0) continue;
-          double* __restrict other = threads_[u]->grad.weights[l].data() + offset;
+          G* __restrict other = sums_of<G>(threads_[u]->grad)[l].data() + offset;
           for (std::size_t i = 0; i < n_out; ++i) {
             g[i] += other[i];
             other[i] = 0.0;
@@ -495,42 +547,56 @@ void Trainer::apply_update(std::size_t batch, double lr) {
           optimizer.step(l, offset, n_out, g, scale);
           continue;
         }
-        for (std::size_t i = 0; i < n_out; ++i) g[i] = (g[i] - push[i] * fired_j) * scale;
+        for (std::size_t i = 0; i < n_out; ++i) g[i] = static_cast<G>((g[i] - push[i] * fired_j) * scale);
         if (!clipping) optimizer.step(l, offset, n_out, g, 1.0);
       }
     }
   });
   if (!clipping) return;
   double norm2 = 0.0;
-  for (const auto& g : threads_[0]->grad.weights)
-    for (double x : g) norm2 += x * x;
+  for (const auto& g : sums_of<G>(threads_[0]->grad))
+    for (const G x : g) norm2 += static_cast<double>(x) * x;
   const double norm = std::sqrt(norm2);
   const double factor = norm > config_.grad_clip ? config_.grad_clip / norm : 1.0;
   pool_.run([&](int t) {
     for (std::size_t l = 0; l < n_layers; ++l) {
-      std::vector<double>& g = threads_[0]->grad.weights[l];
+      std::vector<G>& g = sums_of<G>(threads_[0]->grad)[l];
       const auto [begin, end] = split_range(g.size(), n_threads, t);
       optimizer.step(l, begin, end - begin, g.data() + begin, factor);
     }
   });
 }
 
+// The float32 path's moments go to checkpoints as doubles (exactly) and
+// come back as the same floats.
 std::vector<std::vector<double>> Trainer::optimizer_state() const {
-  std::vector<std::vector<double>> out;
+  const bool single = config_.precision == Precision::Float32;
   const auto& layers = model_.net.layers;
-  for (std::size_t l = 0; l < layers.size(); ++l) out.push_back(layers[l].packed(moment1_[l]));
-  for (std::size_t l = 0; l < layers.size(); ++l) {
-    out.push_back(moment2_[l].empty() ? std::vector<double>{} : layers[l].packed(moment2_[l]));
-  }
+  const auto packed = [&](std::size_t l, const auto& moments) {
+    const std::vector<double> wide(moments[l].begin(), moments[l].end());
+    return wide.empty() ? wide : layers[l].packed(wide);
+  };
+  std::vector<std::vector<double>> out;
+  for (std::size_t l = 0; l < layers.size(); ++l) out.push_back(single ? packed(l, moment1_32_) : packed(l, moment1_));
+  for (std::size_t l = 0; l < layers.size(); ++l) out.push_back(single ? packed(l, moment2_32_) : packed(l, moment2_));
   return out;
 }
 
 void Trainer::restore_optimizer_state(const std::vector<std::vector<double>>& state, int64_t steps) {
   const auto& layers = model_.net.layers;
   const std::size_t n = layers.size();
+  const auto padded = [&](std::size_t l, const std::vector<double>& packed) {
+    return packed.empty() ? std::vector<double>{} : layers[l].padded(packed);
+  };
   for (std::size_t l = 0; l < n; ++l) {
-    moment1_[l] = layers[l].padded(state[l]);
-    moment2_[l] = state[n + l].empty() ? std::vector<double>{} : layers[l].padded(state[n + l]);
+    std::vector<double> first = padded(l, state[l]), second = padded(l, state[n + l]);
+    if (config_.precision == Precision::Float32) {
+      moment1_32_[l].assign(first.begin(), first.end());
+      moment2_32_[l].assign(second.begin(), second.end());
+    } else {
+      moment1_[l] = std::move(first);
+      moment2_[l] = std::move(second);
+    }
   }
   steps_ = steps;
 }

@@ -16,6 +16,8 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <tuple>
+#include <utility>
 
 #include "spiketime/encoding.hpp"
 #include "spiketime/error.hpp"
@@ -126,16 +128,18 @@ double mean_input_times(const Model& model, const Dataset& data) {
 
 // Microseconds per sample of each stage of a training step, one thread: the
 // encoding, each layer's forward pass, the readout, each layer's reverse
-// pass (the first without input-time gradients, as in training).
-std::vector<double> stage_times(const Model& model, const Dataset& data) {
+// pass (the first without input-time gradients, as in training), with the
+// weight gradient summed in G.
+template <class G>
+std::vector<double> stage_times_as(const Model& model, const Dataset& data) {
   const std::size_t n_layers = model.net.layers.size();
   std::vector<double> seconds(2 * n_layers + 2, 0.0);
   std::vector<LayerTrace> traces(n_layers);
   LayerWorkspace ws;
   SpikeTrain input;
   std::vector<double> grad_out, grad_below;
-  std::vector<std::vector<double>> grad_weights;
-  for (const Layer& l : model.net.layers) grad_weights.emplace_back(l.weights.size(), 0.0);
+  std::vector<std::vector<G>> grad_weights;
+  for (const Layer& l : model.net.layers) grad_weights.emplace_back(l.weights.size(), G{0});
   auto lap = [](Clock::time_point& t) {
     const auto now = Clock::now();
     const double s = std::chrono::duration<double>(now - t).count();
@@ -164,6 +168,13 @@ std::vector<double> stage_times(const Model& model, const Dataset& data) {
   }
   for (double& s : seconds) s *= 1e6 / static_cast<double>(data.size());
   return seconds;
+}
+
+// The same in the model's precision: a float32 model sums its gradient in
+// float32, as the trainer does.
+std::vector<double> stage_times(const Model& model, const Dataset& data) {
+  return model.net.layers[0].precision() == Precision::Float32 ? stage_times_as<float>(model, data)
+                                                               : stage_times_as<double>(model, data);
 }
 
 // The data set with only the k brightest pixels of each image kept.
@@ -241,7 +252,9 @@ int run(const Options& o) {
   const int hidden = model.net.layers[0].n_out;
   double train[3] = {}, infer[3] = {}, ann[3] = {}, ann1_no_step = 0.0;
   Trainer::PhaseSeconds phases[3];  // those of the best training run
-  std::vector<double> stages;
+  std::vector<double> stages, stages32;  // per stage, float64 and float32
+  Model model32 = model;
+  model32.net.set_precision(Precision::Float32);
   PassStats epoch_stats;
   for (std::size_t r = 0; r < o.repeats; ++r) {
     for (int threads : {1, 2}) {
@@ -257,9 +270,11 @@ int run(const Options& o) {
     }
     openblas_set_num_threads(1);
     ann1_no_step = std::max(ann1_no_step, ann_rate(data, data.size(), config.batch_size, hidden, false));
-    const std::vector<double> run_stages = stage_times(model, data);
-    if (stages.empty()) stages = run_stages;
-    for (std::size_t k = 0; k < stages.size(); ++k) stages[k] = std::min(stages[k], run_stages[k]);
+    for (auto [m, best] : {std::pair{&model, &stages}, std::pair{&model32, &stages32}}) {
+      const std::vector<double> run_stages = stage_times(*m, data);
+      if (best->empty()) *best = run_stages;
+      for (std::size_t k = 0; k < best->size(); ++k) (*best)[k] = std::min((*best)[k], run_stages[k]);
+    }
   }
   // The spike counts are those of the first training epoch from the model's weights, the same in every run.
   const auto epoch_spikes = epoch_stats.spikes_per_neuron();
@@ -294,15 +309,23 @@ int run(const Options& o) {
               forward_backward, 1e6 / ann1_no_step, forward_backward * ann1_no_step / 1e6);
 
   const std::size_t n_layers = model.net.layers.size();
-  std::printf("## Time per training sample by stage (1 thread, us)\n\n| encoding |");
+  std::printf("## Time per training sample by stage (1 thread, us)\n\n| precision | encoding |");
   for (std::size_t l = 0; l < n_layers; ++l) std::printf(" layer %zu forward |", l);
   std::printf(" readout |");
   for (std::size_t l = n_layers; l-- > 0;) std::printf(" layer %zu reverse |", l);
   std::printf(" the rest: optimizer, pushes, statistics |\n|");
-  for (std::size_t k = 0; k < stages.size() + 1; ++k) std::printf("---|");
-  std::printf("\n|");
-  for (double us : stages) std::printf(" %.1f |", us);
-  std::printf(" %.1f |\n\n", 1e6 / train1 - forward_backward);
+  for (std::size_t k = 0; k < stages.size() + 2; ++k) std::printf("---|");
+  std::printf("\n");
+  for (auto [name, row, rate] : {std::tuple{"float64", &stages, train1}, std::tuple{"float32", &stages32, train32[1]}}) {
+    std::printf("| %s |", name);
+    double sum = 0.0;
+    for (double us : *row) {
+      std::printf(" %.1f |", us);
+      sum += us;
+    }
+    std::printf(" %.1f |\n", 1e6 / rate - sum);
+  }
+  std::printf("\n");
 
   if (!o.scaling) return 0;
   const Dataset small = data.slice(0, std::min<std::size_t>(data.size(), 3000));

@@ -23,13 +23,14 @@ cmake -S . -B build-aarch64 -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake
   -DSPIKETIME_WERROR=ON -DSPIKETIME_BUILD_BENCH=OFF -DSPIKETIME_NIR=OFF -DSPIKETIME_PYTHON=OFF > /dev/null
 cmake --build build-aarch64 -j "$(nproc)" --target spiketime_tests
 # The engine's tests: the neuron math, exactness against RK4 and finite
-# differences, edge cases, and the same bits on every target (random
-# networks, and two epochs of training with both optimizers). Left to the
+# differences, edge cases, float32 against float64, the optimizer kernel
+# against its formulas, and the same bits on every target (random networks,
+# and two epochs of training with both optimizers). Left to the
 # native runs: the CLI tests (they start the aarch64 CLI as a child process,
 # which needs binfmt support), the data tests (MNIST), and the trainer's
 # other tests, which start threads: under this qemu-user (Debian 12's 7.2)
 # even a bare std::thread never starts.
-filter="*LayerVsReference*:WideLayers.*:SingleSpike.*:EdgeCases.*:*GradientsVsFiniteDifferences*:SharedInputTimes.*:*CrossingPaths*:Targets.*:Neuron.*:Encoding.*"
+filter="*LayerVsReference*:*Float32*:Trainer.*OptimizerStep*:WideLayers.*:SingleSpike.*:EdgeCases.*:*GradientsVsFiniteDifferences*:SharedInputTimes.*:*CrossingPaths*:Targets.*:Neuron.*:Encoding.*"
 for target in neon scalar; do
   echo "== aarch64, SPIKETIME_TARGET=$target"
   SPIKETIME_TARGET=$target qemu-aarch64-static -L /usr/aarch64-linux-gnu build-aarch64/tests/spiketime_tests \

@@ -203,20 +203,30 @@ Dataset brightest(const Dataset& data, int k) {
 std::array<double, 3> precision_table(const TrainConfig& config, const Model& model, const Dataset& data,
                                       std::size_t repeats) {
   double rate[2][3] = {};  // [float32?][threads]
+  Trainer::PhaseSeconds phases[2][3];  // those of the best runs
   for (std::size_t r = 0; r < repeats; ++r) {
     for (int threads : {1, 2}) {
       for (Precision precision : {Precision::Float64, Precision::Float32}) {
         TrainConfig c = config;
         c.precision = precision;
-        double& best = rate[precision == Precision::Float32][threads];
-        best = std::max(best, train_rate(c, model, data, threads, nullptr));
+        const int p = precision == Precision::Float32;
+        Trainer::PhaseSeconds run_phases;
+        const double run_rate = train_rate(c, model, data, threads, nullptr, &run_phases);
+        if (run_rate > rate[p][threads]) {
+          rate[p][threads] = run_rate;
+          phases[p][threads] = run_phases;
+        }
       }
     }
   }
-  std::printf("| threads | training samples/s, float64 | float32 | float32 / float64 |\n|---|---|---|---|\n");
+  std::printf("| threads | training samples/s, float64 | float32 | float32 / float64 | us per sample, float64: "
+              "samples + optimizer | float32: samples + optimizer |\n|---|---|---|---|---|---|\n");
+  const double per_sample = 1e6 / static_cast<double>(data.size());
   for (int threads : {1, 2}) {
-    std::printf("| %d | %.0f | %.0f | %.2f |\n", threads, rate[0][threads], rate[1][threads],
-                rate[1][threads] / rate[0][threads]);
+    std::printf("| %d | %.0f | %.0f | %.2f | %.1f + %.1f | %.1f + %.1f |\n", threads, rate[0][threads],
+                rate[1][threads], rate[1][threads] / rate[0][threads], phases[0][threads].samples * per_sample,
+                phases[0][threads].optimizer * per_sample, phases[1][threads].samples * per_sample,
+                phases[1][threads].optimizer * per_sample);
   }
   std::printf("\n");
   return {0.0, rate[1][1], rate[1][2]};

@@ -64,9 +64,16 @@ class Trainer {
   };
   PhaseSeconds last_epoch_seconds() const { return last_epoch_seconds_; }
 
-  // Optimizer state, for checkpoints.
-  std::vector<std::vector<double>> optimizer_state() const;
-  void restore_optimizer_state(const std::vector<std::vector<double>>& state, int64_t steps);
+  // Optimizer state, for checkpoints (which lay it out in their file:
+  // checkpoint.hpp): per layer, packed as model files hold weights (n_in x
+  // n_out), Adam's first and second moments, or SGD's velocity in `first`
+  // with `second` holding empty arrays. Float32 training's moments come as
+  // doubles, exactly.
+  struct OptimizerState {
+    std::vector<std::vector<double>> first, second;
+  };
+  OptimizerState optimizer_state() const;
+  void restore_optimizer_state(const OptimizerState& state, int64_t steps);
   int64_t steps() const { return steps_; }
 
   // The hidden dropout of one training sample in one epoch (config key

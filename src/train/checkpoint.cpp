@@ -22,7 +22,10 @@ void write_checkpoint(const std::string& path, const Trainer& trainer, const Tra
                        {"steps", trainer.steps()}};
   std::vector<std::vector<double>> packed;
   for (const Layer& l : trainer.model().net.layers) packed.push_back(l.packed(l.weights));
-  for (auto& a : trainer.optimizer_state()) packed.push_back(std::move(a));
+  Trainer::OptimizerState state = trainer.optimizer_state();
+  for (auto* moments : {&state.first, &state.second}) {
+    for (auto& a : *moments) packed.push_back(std::move(a));
+  }
   std::vector<const std::vector<double>*> arrays;
   for (const auto& a : packed) arrays.push_back(&a);
   for (const auto& a : best_weights) arrays.push_back(&a);
@@ -73,7 +76,7 @@ Checkpoint read_checkpoint(const std::string& path) {
                                             std::make_move_iterator(c.arrays.begin() + static_cast<long>(first + count)));
   };
   k.model = io::model_from(model_header, take(0, n_layers), path);
-  k.optimizer_state = take(n_layers, 2 * n_layers);
+  k.optimizer_state = {take(n_layers, n_layers), take(2 * n_layers, n_layers)};
   if (with_best) k.best_weights = take(3 * n_layers, n_layers);
   for (const auto& layer : k.best_weights) {
     for (double w : layer) {

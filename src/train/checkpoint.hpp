@@ -14,10 +14,9 @@ namespace spiketime {
 // The checkpoint file: the container of io/container.hpp with a magic of
 // its own, a header {model, config, epochs_done, best_epoch, best_score,
 // steps}, and the arrays: each layer's weights (unpadded, as in model
-// files), then the optimizer state as Trainer::optimizer_state() gives it
-// (one array per layer for the first moment, then one per layer for the
-// second, empty under SGD), then the best epoch's weights (once there is
-// one). The checkpoint is the run's commit point: an epoch writes its
+// files), then the optimizer state (Trainer::OptimizerState: one array per
+// layer for the first moment, then one per layer for the second, empty
+// under SGD), then the best epoch's weights (once there is one). The checkpoint is the run's commit point: an epoch writes its
 // metrics line, then the checkpoint, then model.bin; resume cuts
 // metrics.jsonl back to the checkpoint's epochs and rewrites model.bin from
 // its best weights, so a kill at any moment leaves a run that resumes to the
@@ -37,7 +36,7 @@ struct Checkpoint {
   Progress progress;
   int64_t steps = 0;
   Model model;
-  std::vector<std::vector<double>> optimizer_state;
+  Trainer::OptimizerState optimizer_state;
   std::vector<std::vector<double>> best_weights;  // packed, per layer; empty before the first best epoch
 };
 

@@ -569,27 +569,29 @@ void Trainer::apply_update_as(std::size_t batch, double lr) {
 
 // The float32 path's moments go to checkpoints as doubles (exactly) and
 // come back as the same floats.
-std::vector<std::vector<double>> Trainer::optimizer_state() const {
+Trainer::OptimizerState Trainer::optimizer_state() const {
   const bool single = config_.precision == Precision::Float32;
   const auto& layers = model_.net.layers;
   const auto packed = [&](std::size_t l, const auto& moments) {
     const std::vector<double> wide(moments[l].begin(), moments[l].end());
     return wide.empty() ? wide : layers[l].packed(wide);
   };
-  std::vector<std::vector<double>> out;
-  for (std::size_t l = 0; l < layers.size(); ++l) out.push_back(single ? packed(l, moment1_32_) : packed(l, moment1_));
-  for (std::size_t l = 0; l < layers.size(); ++l) out.push_back(single ? packed(l, moment2_32_) : packed(l, moment2_));
+  OptimizerState out;
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    out.first.push_back(single ? packed(l, moment1_32_) : packed(l, moment1_));
+    out.second.push_back(single ? packed(l, moment2_32_) : packed(l, moment2_));
+  }
   return out;
 }
 
-void Trainer::restore_optimizer_state(const std::vector<std::vector<double>>& state, int64_t steps) {
+void Trainer::restore_optimizer_state(const OptimizerState& state, int64_t steps) {
   const auto& layers = model_.net.layers;
   const std::size_t n = layers.size();
   const auto padded = [&](std::size_t l, const std::vector<double>& packed) {
     return packed.empty() ? std::vector<double>{} : layers[l].padded(packed);
   };
   for (std::size_t l = 0; l < n; ++l) {
-    std::vector<double> first = padded(l, state[l]), second = padded(l, state[n + l]);
+    std::vector<double> first = padded(l, state.first[l]), second = padded(l, state.second[l]);
     if (config_.precision == Precision::Float32) {
       moment1_32_[l].assign(first.begin(), first.end());
       moment2_32_[l].assign(second.begin(), second.end());

@@ -84,17 +84,21 @@ TEST(Trainer, EpochTimeIsSplitIntoItsTwoPhases) {
 }
 
 TEST(Trainer, SameSeedAndThreadsGiveIdenticalWeights) {
-  TrainConfig c = default_config("yinyang");
-  c.hidden = {30};
-  c.train_limit = 600;
-  Model a, b, other_seed;
-  train_epochs(c, 2, 2, &a);
-  train_epochs(c, 2, 2, &b);
-  c.seed = 2;
-  train_epochs(c, 2, 2, &other_seed);
-  for (std::size_t l = 0; l < a.net.layers.size(); ++l) {
-    EXPECT_EQ(a.net.layers[l].weights, b.net.layers[l].weights);
-    EXPECT_NE(a.net.layers[l].weights, other_seed.net.layers[l].weights);
+  // In both precisions: float32 sums its threads' gradients in float32.
+  for (const Precision precision : {Precision::Float64, Precision::Float32}) {
+    TrainConfig c = default_config("yinyang");
+    c.hidden = {30};
+    c.train_limit = 600;
+    c.precision = precision;
+    Model a, b, other_seed;
+    train_epochs(c, 2, 2, &a);
+    train_epochs(c, 2, 2, &b);
+    c.seed = 2;
+    train_epochs(c, 2, 2, &other_seed);
+    for (std::size_t l = 0; l < a.net.layers.size(); ++l) {
+      EXPECT_EQ(a.net.layers[l].weights, b.net.layers[l].weights) << precision_name(precision);
+      EXPECT_NE(a.net.layers[l].weights, other_seed.net.layers[l].weights) << precision_name(precision);
+    }
   }
 }
 

@@ -47,13 +47,14 @@ constexpr uint32_t kPrefetchAhead = 8;
 // prefetches along a row.
 constexpr int VectorsPerLine(int bytes) { return bytes < 64 ? 64 / bytes : 1; }
 
-// The weights of ForwardArgs or BackwardArgs in the precision T.
-template <class T, class Args>
-const T* weights_of(const Args& a) {
+// Of an argument struct's float64 and float32 pointers to the same thing
+// (weights, gradient), the one in the precision T.
+template <class T, class P64, class P32>
+auto* in_precision(P64* p64, P32* p32) {
   if constexpr (std::is_same_v<T, float>) {
-    return a.weights32;
+    return p32;
   } else {
-    return a.weights;
+    return p64;
   }
 }
 
@@ -101,7 +102,7 @@ void ForwardBlock(const ForwardArgs& a, int b, int width) {
   constexpr int kVecs = kForwardBlock / kTLanes;
   constexpr int kLineVecs = VectorsPerLine(kTLanes * static_cast<int>(sizeof(T)));
   static_assert(kForwardBlock % kTLanes == 0 && kTLanes <= 16);
-  const T* weights = weights_of<T>(a) + b;
+  const T* weights = in_precision<T>(a.weights, a.weights32) + b;
   HWY_ALIGN T v[2][kVecs * kTLanes], c[2][kVecs * kTLanes];
   // float64 reads the thresholds in place; float32 keeps a rounded copy,
   // and widens the state of a block with a flagged neuron for ResolveFn.
@@ -185,16 +186,6 @@ void ForwardLayer(const ForwardArgs& a) {
   }
 }
 
-// The weight gradient of BackwardArgs in the precision G.
-template <class G>
-G* grad_weights_of(const BackwardArgs& a) {
-  if constexpr (std::is_same_v<G, float>) {
-    return a.grad_weights32;
-  } else {
-    return a.grad_weights;
-  }
-}
-
 // The reverse sweep of neurons [b, b + width), latest input first, keeping
 // the block's three sums (see layer_backward) in memory (measured faster
 // than in registers), in float64 or float32 (T). Adds to the weight
@@ -216,8 +207,8 @@ void BackwardBlock(const BackwardArgs& a, int block, int width) {
   // as many lines as a float64 gradient: each is then prefetched twice).
   constexpr int kLineVecs = VectorsPerLine(kLanes * static_cast<int>(sizeof(G)));
   const DT dfull;
-  const T* weights = weights_of<T>(a);
-  G* grad = grad_weights_of<G>(a);
+  const T* weights = in_precision<T>(a.weights, a.weights32);
+  G* grad = in_precision<G>(a.grad_weights, a.grad_weights32);
   const int b = block * kBackwardBlock;
   const int used = kFull ? kBackwardVecs : (width + kLanes - 1) / kLanes;  // whole vectors: padded rows
   // The same lanes in full vectors of T (in float32 half as many vectors;

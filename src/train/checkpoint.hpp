@@ -16,8 +16,9 @@ namespace spiketime {
 // steps}, and the arrays: each layer's weights (unpadded, as in model
 // files), then the optimizer state (Trainer::OptimizerState: one array per
 // layer for the first moment, then one per layer for the second, empty
-// under SGD), then the best epoch's weights (once there is one). The checkpoint is the run's commit point: an epoch writes its
-// metrics line, then the checkpoint, then model.bin; resume cuts
+// under SGD), then the best epoch's weights (once there is one). The
+// checkpoint is the run's commit point: an epoch writes its metrics line,
+// then the checkpoint, then model.bin; resume cuts
 // metrics.jsonl back to the checkpoint's epochs and rewrites model.bin from
 // its best weights, so a kill at any moment leaves a run that resumes to the
 // files of an uninterrupted one. (Checkpoints without the best weights, from

@@ -320,9 +320,6 @@ Trainer::OptimizerPass Trainer::optimizer_pass(double lr, int64_t step) {
   return {opt, config_.optimizer == Optimizer::Adam, *this};
 }
 
-// The step itself is a vector kernel (kernels.hpp): Adam's square root and
-// divisions at the full vector width of the CPU, the same bits on every target;
-// in float32 it also writes the rounded copy (Layer::weights32) in that pass.
 // The weights and the moments (in the training precision) of the step.
 kernels::OptimizerArgs Trainer::OptimizerPass::args(std::size_t l, std::size_t offset, std::size_t n,
                                                     double factor) const {
@@ -342,6 +339,9 @@ kernels::OptimizerArgs Trainer::OptimizerPass::args(std::size_t l, std::size_t o
   return a;
 }
 
+// The step itself is a vector kernel (kernels.hpp): Adam's square root and
+// divisions at the full vector width of the CPU, the same bits on every target;
+// in float32 it also writes the rounded copy (Layer::weights32) in that pass.
 void Trainer::OptimizerPass::step(std::size_t l, std::size_t offset, std::size_t n, double* g, double factor) const {
   kernels::OptimizerArgs a = args(l, offset, n, factor);
   a.gradient = g;
@@ -573,8 +573,12 @@ Trainer::OptimizerState Trainer::optimizer_state() const {
   const bool single = config_.precision == Precision::Float32;
   const auto& layers = model_.net.layers;
   const auto packed = [&](std::size_t l, const auto& moments) {
-    const std::vector<double> wide(moments[l].begin(), moments[l].end());
-    return wide.empty() ? wide : layers[l].packed(wide);
+    if (moments[l].empty()) return std::vector<double>{};
+    if constexpr (std::is_same_v<typename std::decay_t<decltype(moments[l])>::value_type, float>) {
+      return layers[l].packed(std::vector<double>(moments[l].begin(), moments[l].end()));
+    } else {
+      return layers[l].packed(moments[l]);
+    }
   };
   OptimizerState out;
   for (std::size_t l = 0; l < layers.size(); ++l) {

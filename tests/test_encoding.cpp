@@ -1,9 +1,12 @@
-// The latency code against its closed form, and the training noise on spike
-// trains against the statistics of the Gaussian it draws from.
+// The latency code against its closed form, the training noise on spike
+// trains against the statistics of the Gaussian it draws from, and image
+// augmentation against a scatter of the pixels and uniform draws.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <vector>
 
 #include "spiketime/encoding.hpp"
 
@@ -79,6 +82,75 @@ TEST(Encoding, DropRemovesSpikesWithTheGivenProbability) {
   SpikeTrain none = constant_train(100, 3.0);
   perturb_spike_train(none, 1.0, 0.0, 40.0, 5);
   EXPECT_EQ(none.size(), 0u);
+}
+
+TEST(ImageTransform, MovesAndMirrorsEveryPixelAsTheClosedFormSays) {
+  // A 5 x 7 image of distinct values. The reference scatters each source
+  // pixel (r, c) to (r + dy, m(c) + dx), m mirroring, and leaves the rest 0;
+  // transform_image gathers, so the two are written independently.
+  const int rows = 5, cols = 7;
+  std::vector<float> image(rows * cols);
+  for (int k = 0; k < rows * cols; ++k) image[static_cast<std::size_t>(k)] = 1.0f + static_cast<float>(k);
+  int moved_out = 0;
+  for (int dy = -5; dy <= 5; ++dy) {
+    for (int dx = -7; dx <= 7; ++dx) {
+      for (const bool mirror : {false, true}) {
+        std::vector<float> expected(image.size(), 0.0f), out(image.size(), -1.0f);
+        for (int r = 0; r < rows; ++r) {
+          for (int c = 0; c < cols; ++c) {
+            const int to_r = r + dy, to_c = (mirror ? cols - 1 - c : c) + dx;
+            if (to_r < 0 || to_r >= rows || to_c < 0 || to_c >= cols) {
+              ++moved_out;
+              continue;
+            }
+            expected[static_cast<std::size_t>(to_r * cols + to_c)] = image[static_cast<std::size_t>(r * cols + c)];
+          }
+        }
+        transform_image(image.data(), rows, cols, {dx, dy, mirror}, out.data());
+        EXPECT_EQ(out, expected) << "dx " << dx << " dy " << dy << " mirror " << mirror;
+      }
+    }
+  }
+  EXPECT_GT(moved_out, 0);
+  // The identity, and a mirror's mirror.
+  std::vector<float> once(image.size()), twice(image.size());
+  transform_image(image.data(), rows, cols, {}, once.data());
+  EXPECT_EQ(once, image);
+  EXPECT_TRUE(ImageTransform{}.identity());
+  transform_image(image.data(), rows, cols, {0, 0, true}, once.data());
+  EXPECT_NE(once, image);
+  transform_image(once.data(), rows, cols, {0, 0, true}, twice.data());
+  EXPECT_EQ(twice, image);
+}
+
+TEST(ImageTransform, DrawsAreUniformIndependentAndAFunctionOfTheSeed) {
+  // 50,000 draws with shifts up to 2 and mirroring at 0.3: each shift value
+  // 1/5 (standard error 0.0018), each (dx, dy) pair 1/25 (0.0009), the
+  // mirror 0.3 (0.002).
+  const int n = 50000;
+  std::vector<int> dx_count(5), pair_count(25);
+  int mirrored = 0;
+  for (int k = 0; k < n; ++k) {
+    const ImageTransform t = draw_image_transform(2, 0.3, static_cast<uint64_t>(k) * 7919u);
+    ASSERT_GE(t.dx, -2);
+    ASSERT_LE(t.dx, 2);
+    ASSERT_GE(t.dy, -2);
+    ASSERT_LE(t.dy, 2);
+    ++dx_count[static_cast<std::size_t>(t.dx + 2)];
+    ++pair_count[static_cast<std::size_t>((t.dx + 2) * 5 + t.dy + 2)];
+    mirrored += t.mirror;
+  }
+  for (int c : dx_count) EXPECT_NEAR(static_cast<double>(c) / n, 0.2, 0.01);
+  for (int c : pair_count) EXPECT_NEAR(static_cast<double>(c) / n, 0.04, 0.005);
+  EXPECT_NEAR(static_cast<double>(mirrored) / n, 0.3, 0.01);
+  for (uint64_t seed : {0u, 1u, 99u}) {
+    const ImageTransform a = draw_image_transform(3, 0.5, seed), b = draw_image_transform(3, 0.5, seed);
+    EXPECT_EQ(a.dx, b.dx);
+    EXPECT_EQ(a.dy, b.dy);
+    EXPECT_EQ(a.mirror, b.mirror);
+    EXPECT_TRUE(draw_image_transform(0, 0.0, seed).identity());
+    EXPECT_TRUE(draw_image_transform(0, 1.0, seed).mirror);
+  }
 }
 
 }  // namespace

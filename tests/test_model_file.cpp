@@ -226,6 +226,21 @@ TEST(Config, UnknownKeysAndWrongTypesNameTheKey) {
   validate_config(c);
   apply_setting(c, "hidden_dropout=1");
   EXPECT_EQ(message_of([&] { validate_config(c); }), "config key 'hidden_dropout': must be in [0, 1)");
+  // Image augmentation: image data sets only.
+  c = default_config("mnist");
+  apply_setting(c, "input_shift=2");
+  apply_setting(c, "input_flip=0.5");
+  validate_config(c);
+  apply_setting(c, "input_flip=1.5");
+  EXPECT_EQ(message_of([&] { validate_config(c); }), "config key 'input_flip': must be a probability, in [0, 1]");
+  apply_setting(c, "input_flip=0");
+  apply_setting(c, "input_shift=-1");
+  EXPECT_EQ(message_of([&] { validate_config(c); }), "config key 'input_shift': must be from 0 to 1000 pixels");
+  EXPECT_NE(message_of([&] { apply_setting(c, "input_shift=1.5"); }).find("input_shift"), std::string::npos);
+  c = default_config("yinyang");
+  apply_setting(c, "input_shift=1");
+  EXPECT_EQ(message_of([&] { validate_config(c); }),
+            "config key 'input_shift': moves image pixels; yinyang's features are not an image");
   // An enum: its names only.
   c = default_config("mnist");
   EXPECT_EQ(c.precision, Precision::Float64);

@@ -12,6 +12,7 @@
 #include "model/kernels.hpp"
 #include "reference.hpp"
 #include "spiketime/encoding.hpp"
+#include "spiketime/error.hpp"
 #include "spiketime/loss.hpp"
 #include "spiketime/trainer.hpp"
 
@@ -188,6 +189,84 @@ TEST(Trainer, InputNoiseChangesTrainingButNotItsDependenceOnThreads) {
   }
   EXPECT_LT(diff_threads, 1e-9);
   EXPECT_GT(diff_noise, 1e-4);
+}
+
+// 8 x 8 images of a few bright pixels, some at the border (so that shifts
+// move them out and bring zeros in), ten classes.
+Dataset small_images(std::size_t n) {
+  Dataset d;
+  d.name = "small images";
+  d.rows = d.cols = 8;
+  d.n_features = 64;
+  d.n_classes = 10;
+  std::mt19937_64 rng(5);
+  d.features.assign(n * 64, 0.0f);
+  for (std::size_t i = 0; i < n; ++i) {
+    d.labels.push_back(static_cast<uint8_t>(i % 10));
+    for (int k = 0; k < 10; ++k) d.features[i * 64 + rng() % 64] = 0.2f + 0.08f * static_cast<float>(rng() % 10);
+  }
+  return d;
+}
+
+TEST(Trainer, AugmentationTrainsAsTheTransformedImagesWould) {
+  // Training with input_shift and input_flip gives the bits of training
+  // without them on each epoch's images transformed beforehand (by the
+  // draws the trainer reports): the transformed images reach every use,
+  // the rows of quiet inputs included. And it changes training.
+  TrainConfig c = default_config("mnist");
+  c.hidden = {24};
+  c.batch_size = 8;
+  c.input_shift = 2;
+  c.input_flip = 0.5;
+  const Dataset data = small_images(40);
+  ThreadPool pool(2);
+  Trainer augmented(c, build_model(c, data), pool);
+  TrainConfig plain_config = c;
+  plain_config.input_shift = 0;
+  plain_config.input_flip = 0.0;
+  Trainer plain(plain_config, build_model(plain_config, data), pool), untransformed(plain_config, build_model(plain_config, data), pool);
+  int moved = 0;
+  for (int epoch = 0; epoch < 3; ++epoch) {
+    Dataset transformed = data;
+    for (std::size_t i = 0; i < data.size(); ++i) {
+      const ImageTransform t = augmented.image_transform(epoch, i);
+      moved += !t.identity();
+      transform_image(data.sample(i), 8, 8, t, transformed.features.data() + i * 64);
+    }
+    augmented.train_epoch(data, epoch, nullptr);
+    plain.train_epoch(transformed, epoch, nullptr);
+    untransformed.train_epoch(data, epoch, nullptr);
+  }
+  EXPECT_GT(moved, 100);
+  double differs = 0.0;
+  for (std::size_t l = 0; l < 2; ++l) {
+    EXPECT_EQ(augmented.model().net.layers[l].weights, plain.model().net.layers[l].weights) << "layer " << l;
+    const auto& a = augmented.model().net.layers[l].weights;
+    const auto& u = untransformed.model().net.layers[l].weights;
+    for (std::size_t k = 0; k < a.size(); ++k) differs = std::max(differs, std::abs(a[k] - u[k]));
+  }
+  EXPECT_GT(differs, 1e-4);
+  // Draws differ between epochs and samples.
+  EXPECT_FALSE(augmented.image_transform(0, 3).dx == augmented.image_transform(1, 3).dx &&
+               augmented.image_transform(0, 3).dy == augmented.image_transform(1, 3).dy &&
+               augmented.image_transform(0, 4).dx == augmented.image_transform(1, 4).dx);
+}
+
+TEST(Trainer, AugmentationNeedsImages) {
+  TrainConfig c = default_config("mnist");
+  c.hidden = {10};
+  c.input_shift = 1;
+  Dataset data = small_images(8);
+  data.rows = data.cols = 0;  // not an image
+  ThreadPool pool(1);
+  Trainer trainer(c, build_model(c, data), pool);
+  try {
+    trainer.train_epoch(data, 0, nullptr);
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "config key 'input_shift': moves image pixels, and the training data (small images) are not images of 64 pixels");
+  }
 }
 
 // Yin-Yang with 30 hidden neurons, trained by plain SGD (no momentum) one

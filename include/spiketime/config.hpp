@@ -65,6 +65,8 @@ struct TrainConfig {
   double weight_decay = 0.0;  // decoupled: each step also does w -= lr * weight_decay * w
   double input_jitter = 0.0;  // std of Gaussian noise on training input spike times
   double input_dropout = 0.0;  // probability of dropping each training input spike
+  int input_shift = 0;         // images: each training image moved by up to this many pixels in x and y
+  double input_flip = 0.0;     // images: probability of mirroring each training image left to right
   double hidden_dropout = 0.0;  // probability of dropping each hidden neuron per training sample (HiddenDropout)
   // Weight push (per input spike) for silent outputs, and for neurons silent over a whole batch
   double silent_push = 0.01;

@@ -11,6 +11,7 @@ struct Dataset {
   std::string name;
   int n_features = 0;
   int n_classes = 0;
+  int rows = 0, cols = 0;  // images (MNIST, Fashion-MNIST): rows * cols == n_features; else 0
   std::vector<float> features;  // sample-major: features[s * n_features + f], in [0, 1]
   std::vector<uint8_t> labels;
 

@@ -29,4 +29,21 @@ void sort_spike_train(SpikeTrain& train);
 // `seed`, so a sample gets the same noise on any thread.
 void perturb_spike_train(SpikeTrain& train, double drop, double sigma, double t_max, uint64_t seed);
 
+// Training-time augmentation of an image (rows x cols features, row-major):
+// mirrored left to right, then moved dx pixels right and dy down; a pixel
+// moved in from outside the image is 0.
+struct ImageTransform {
+  int dx = 0, dy = 0;
+  bool mirror = false;
+
+  bool identity() const { return dx == 0 && dy == 0 && !mirror; }
+};
+// dx and dy uniform in [-max_shift, max_shift], mirror with probability
+// p_mirror: a pure function of `seed`, the same on every platform.
+ImageTransform draw_image_transform(int max_shift, double p_mirror, uint64_t seed);
+// out[r * cols + c] = image[(r - dy) * cols + m(c - dx)], m(x) = cols - 1 - x
+// when mirrored, else x; 0 where that lies outside the image. out must not
+// overlap image.
+void transform_image(const float* image, int rows, int cols, const ImageTransform& t, float* out);
+
 }  // namespace spiketime

@@ -10,6 +10,7 @@
 
 #include "spiketime/config.hpp"
 #include "spiketime/dataset.hpp"
+#include "spiketime/encoding.hpp"
 #include "spiketime/model.hpp"
 #include "spiketime/thread_pool.hpp"
 
@@ -81,6 +82,11 @@ class Trainer {
   HiddenDropout hidden_dropout(int epoch, std::size_t sample) const {
     return {config_.hidden_dropout, ~noise_seed(epoch, sample)};
   }
+  // The augmentation of one training image in one epoch (config keys
+  // input_shift and input_flip; encoding.hpp), drawn apart from the rest.
+  ImageTransform image_transform(int epoch, std::size_t sample) const {
+    return draw_image_transform(config_.input_shift, config_.input_flip, noise_seed(epoch, sample));
+  }
 
  private:
   struct ThreadState;
@@ -112,6 +118,7 @@ class Trainer {
   // (features zero in all of them), as a list and as a flag per row.
   std::vector<uint32_t> quiet_rows_;
   std::vector<uint8_t> quiet_row_;
+  std::vector<float> batch_images_;  // with augmentation: the current batch's images, transformed
 };
 
 }  // namespace spiketime

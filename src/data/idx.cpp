@@ -74,6 +74,8 @@ Dataset load_idx(const std::string& images_path, const std::string& labels_path,
   }
   if (n > 10'000'000u) throw InputError(images_path + ": implausible image count " + std::to_string(n));
   data.n_features = static_cast<int>(rows * cols);
+  data.rows = static_cast<int>(rows);
+  data.cols = static_cast<int>(cols);
   // Read in chunks, so that memory follows the data in the file rather than
   // the count in its header (a header claiming 10^7 images took 7.7 GB
   // before the read found the file short).

@@ -11,6 +11,8 @@ Dataset Dataset::slice(std::size_t begin, std::size_t end) const {
   part.name = name;
   part.n_features = n_features;
   part.n_classes = n_classes;
+  part.rows = rows;
+  part.cols = cols;
   const auto width = static_cast<std::size_t>(n_features);
   part.features.assign(features.begin() + static_cast<long>(begin * width),
                        features.begin() + static_cast<long>(end * width));

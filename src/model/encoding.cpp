@@ -1,6 +1,7 @@
 #include "spiketime/encoding.hpp"
 
 #include "sorting.hpp"
+#include "splitmix.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -59,6 +60,35 @@ void perturb_spike_train(SpikeTrain& train, double drop, double sigma, double t_
   train.times.resize(kept);
   train.neurons.resize(kept);
   sort_spike_train(train);
+}
+
+ImageTransform draw_image_transform(int max_shift, double p_mirror, uint64_t seed) {
+  // Three words of splitmix64 from a stream of their own (the seed's other
+  // uses, mt19937_64 and hidden dropout's ~seed, start elsewhere). The
+  // modulo's bias is below 2^-59 for any shift an image can take.
+  const uint64_t base = splitmix64(seed ^ 0x6a09e667f3bcc908ULL);
+  const auto span = static_cast<uint64_t>(2 * max_shift + 1);
+  ImageTransform t;
+  t.dx = static_cast<int>(splitmix64(base) % span) - max_shift;
+  t.dy = static_cast<int>(splitmix64(base + 1) % span) - max_shift;
+  t.mirror = p_mirror > 0.0 && static_cast<double>(splitmix64(base + 2) >> 11) * 0x1.0p-53 < p_mirror;
+  return t;
+}
+
+void transform_image(const float* image, int rows, int cols, const ImageTransform& t, float* out) {
+  for (int r = 0; r < rows; ++r) {
+    const int from_r = r - t.dy;
+    float* row = out + static_cast<std::size_t>(r) * static_cast<std::size_t>(cols);
+    if (from_r < 0 || from_r >= rows) {
+      std::fill_n(row, cols, 0.0f);
+      continue;
+    }
+    const float* from = image + static_cast<std::size_t>(from_r) * static_cast<std::size_t>(cols);
+    for (int c = 0; c < cols; ++c) {
+      const int x = c - t.dx;
+      row[c] = x < 0 || x >= cols ? 0.0f : from[t.mirror ? cols - 1 - x : x];
+    }
+  }
 }
 
 }  // namespace spiketime

@@ -60,6 +60,8 @@ const std::vector<Field>& fields() {
       {"weight_decay", &TrainConfig::weight_decay},
       {"input_jitter", &TrainConfig::input_jitter},
       {"input_dropout", &TrainConfig::input_dropout},
+      {"input_shift", &TrainConfig::input_shift},
+      {"input_flip", &TrainConfig::input_flip},
       {"hidden_dropout", &TrainConfig::hidden_dropout},
       {"silent_push", &TrainConfig::silent_push},
       {"silent_output", &TrainConfig::silent_output},
@@ -306,6 +308,11 @@ void validate_config(const TrainConfig& c) {
   require(c.weight_decay >= 0, "weight_decay", "must be >= 0");
   require(c.input_jitter >= 0, "input_jitter", "must be >= 0");
   require(c.input_dropout >= 0 && c.input_dropout < 1, "input_dropout", "must be in [0, 1)");
+  require(c.input_shift >= 0 && c.input_shift <= 1000, "input_shift", "must be from 0 to 1000 pixels");
+  require(c.input_flip >= 0 && c.input_flip <= 1, "input_flip", "must be a probability, in [0, 1]");
+  for (const auto& [key, on] : {std::pair{"input_shift", c.input_shift > 0}, std::pair{"input_flip", c.input_flip > 0}}) {
+    require(!on || c.dataset != "yinyang", key, "moves image pixels; yinyang's features are not an image");
+  }
   require(c.hidden_dropout >= 0 && c.hidden_dropout < 1, "hidden_dropout", "must be in [0, 1)");
   require(c.silent_push >= 0, "silent_push", "must be >= 0");
   require(c.init_mean_drive >= 0 && c.init_mean_drive <= 1000, "init_mean_drive", "must be in [0, 1000]");

@@ -269,6 +269,13 @@ double Trainer::learning_rate(int epoch) const {
 }
 
 PassStats Trainer::train_epoch(const Dataset& train, int epoch, const Progress& progress) {
+  const bool augmenting = config_.input_shift > 0 || config_.input_flip > 0.0;
+  if (augmenting && (train.rows <= 0 || train.cols <= 0 ||
+                     static_cast<int64_t>(train.rows) * train.cols != model_.n_features)) {
+    throw InputError(std::string("config key '") + (config_.input_shift > 0 ? "input_shift" : "input_flip") +
+                     "': moves image pixels, and the training data (" + train.name + ") are not images of " +
+                     std::to_string(model_.n_features) + " pixels");
+  }
   std::size_t n = train.size();
   if (config_.train_limit > 0) n = std::min(n, static_cast<std::size_t>(config_.train_limit));
   std::vector<std::size_t> order(n);
@@ -372,13 +379,26 @@ void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& 
   // batch) is taken by whichever thread has finished its samples, in the time
   // it would otherwise wait for the other. (Not with clipping, whose factor
   // needs the whole batch.)
+  // With augmentation the batch's images are transformed first, each by its
+  // own draw, and everything below reads them instead of the data set's.
+  const auto n_features = static_cast<std::size_t>(model_.n_features);
+  const bool augmenting = config_.input_shift > 0 || config_.input_flip > 0.0;
+  if (augmenting) {
+    batch_images_.resize((end - begin) * n_features);
+    for (std::size_t k = begin; k < end; ++k) {
+      transform_image(train.sample(order[k]), train.rows, train.cols, image_transform(epoch, order[k]),
+                      batch_images_.data() + (k - begin) * n_features);
+    }
+  }
+  const auto features_of = [&](std::size_t k) {
+    return augmenting ? batch_images_.data() + (k - begin) * n_features : train.sample(order[k]);
+  };
   quiet_rows_.clear();
   quiet_row_.assign(static_cast<std::size_t>(model_.net.layers[0].n_in), 0);
   if (config_.grad_clip <= 0.0) {
-    const auto n_features = static_cast<std::size_t>(model_.n_features);
     std::fill_n(quiet_row_.begin(), n_features, 1);
     for (std::size_t k = begin; k < end; ++k) {
-      const float* x = train.sample(order[k]);
+      const float* x = features_of(k);
       for (std::size_t f = 0; f < n_features; ++f) quiet_row_[f] &= !(x[f] > 0.0f);  // encode_latency's test
     }
     for (std::size_t f = 0; f < n_features; ++f) {
@@ -409,7 +429,7 @@ void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& 
                                 hidden_dropout(epoch, i)};
       ReadoutResult result;
       try {
-        result = run_sample(model_, train.sample(i), label, ts, noise);
+        result = run_sample(model_, features_of(k), label, ts, noise);
       } catch (const SpikeLimitError& e) {
         throw SpikeLimitError("epoch " + std::to_string(epoch + 1) + ", training sample " + std::to_string(i) + ": " +
                               e.what() + "; the run directory keeps the last finished epoch");

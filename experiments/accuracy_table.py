@@ -83,7 +83,8 @@ def snn_rows(datasets, seeds, variants):
 
 def ann_rows(datasets, seeds, skip):
     """The ANN rows of both shapes, trained to convergence (ann_baseline.py's
-    defaults: 30 epochs); of several lengths in ann.csv, the longest."""
+    defaults: 30 epochs, no augmentation); of several lengths in ann.csv, the
+    longest."""
     path = os.path.join(common.RESULTS, "ann.csv")
     if not skip:
         cmd = [sys.executable, os.path.join(common.ROOT, "experiments", "ann_baseline.py"), "--datasets", *datasets,
@@ -94,7 +95,8 @@ def ann_rows(datasets, seeds, skip):
         return []
     with open(path) as f:
         rows = [dict(r, hidden=r.get("hidden") or "800") for r in csv.DictReader(f)
-                if r["dataset"] in datasets and int(r["seed"]) in seeds]
+                if r["dataset"] in datasets and int(r["seed"]) in seeds
+                and not float(r.get("shift") or 0) and not float(r.get("flip") or 0)]  # augmented: not Table 1's
     longest = {}
     for r in rows:
         key = (r["dataset"], r["hidden"])

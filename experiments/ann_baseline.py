@@ -7,6 +7,12 @@ test images), the epoch chosen on validation.
 
     experiments/ann_baseline.py [--datasets mnist fashion-mnist] [--hidden 800 800-800] [--seeds 1 2 3]
                                 [--epochs 30] [--batch-size 128] [--lr 1e-3] [--threads N]
+                                [--shift PIXELS] [--flip P]
+
+--shift and --flip augment the training images as spiketime's config keys
+input_shift and input_flip do: each image mirrored left to right with
+probability P, then moved by dx and dy pixels, each uniform in [-PIXELS,
+PIXELS], zeros moved in; drawn anew for every image in every epoch.
 
 Writes experiments/results/ann.csv after every run, keeping its rows of other
 settings and reusing a finished run of the same settings, so an interrupted
@@ -85,7 +91,27 @@ def mlp(hidden):
     return torch.nn.Sequential(*layers, torch.nn.Linear(width, 10))
 
 
-def train(dataset, hidden, seed, epochs, batch_size, lr, threads):
+def augment(x, shift, flip):
+    """spiketime's input_shift and input_flip on a batch of 28 x 28 images
+    (rows of 784), drawn from torch's generator."""
+    n = x.shape[0]
+    images = x.view(n, 28, 28)
+    if flip > 0:
+        mirrored = torch.rand(n) < flip
+        images = torch.where(mirrored[:, None, None], images.flip(2), images)
+    if shift > 0:
+        # out[r, c] = image[r - dy, c - dx], zero outside: read from the image padded by `shift`.
+        padded = torch.nn.functional.pad(images, (shift, shift, shift, shift))
+        dx = torch.randint(-shift, shift + 1, (n,))
+        dy = torch.randint(-shift, shift + 1, (n,))
+        grid = torch.arange(28)
+        rows = (grid[None, :] - dy[:, None] + shift)[:, :, None]
+        cols = (grid[None, :] - dx[:, None] + shift)[:, None, :]
+        images = padded[torch.arange(n)[:, None, None], rows, cols]
+    return images.reshape(n, 784)
+
+
+def train(dataset, hidden, seed, epochs, batch_size, lr, threads, shift=0, flip=0.0):
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     (xt, yt), (xv, yv), (xs, ys) = load(dataset)
@@ -100,7 +126,8 @@ def train(dataset, hidden, seed, epochs, batch_size, lr, threads):
         for b in range(0, len(yt), batch_size):
             idx = order[b:b + batch_size]
             optimizer.zero_grad()
-            loss_fn(model(xt[idx]), yt[idx]).backward()
+            x = augment(xt[idx], shift, flip) if shift > 0 or flip > 0 else xt[idx]
+            loss_fn(model(x), yt[idx]).backward()
             optimizer.step()
         schedule.step()
         val = accuracy(model, xv, yv)
@@ -109,22 +136,22 @@ def train(dataset, hidden, seed, epochs, batch_size, lr, threads):
                     "train_accuracy": accuracy(model, xt, yt)}
         print(f"  {dataset} 784-{hidden}-10 seed {seed} epoch {epoch}: validation {100 * val:.2f}%", flush=True)
     return {"dataset": dataset, "hidden": hidden, "seed": seed, "epochs": epochs, "batch_size": batch_size, "lr": lr,
-            "best_epoch": best["epoch"], "train_accuracy": best["train_accuracy"],
+            "shift": shift, "flip": flip, "best_epoch": best["epoch"], "train_accuracy": best["train_accuracy"],
             "validation_accuracy": best["validation_accuracy"], "test_accuracy": best["test_accuracy"],
             "seconds": round(time.time() - start, 1), "torch": torch.__version__,
             "commit": common.git_commit()["commit"]}
 
 
-FIELDS = ["dataset", "hidden", "seed", "epochs", "batch_size", "lr", "best_epoch", "train_accuracy", "validation_accuracy",
+FIELDS = ["dataset", "hidden", "seed", "epochs", "batch_size", "lr", "shift", "flip", "best_epoch", "train_accuracy", "validation_accuracy",
           "test_accuracy", "seconds", "torch", "commit"]
 CSV = os.path.join(common.RESULTS, "ann.csv")
 
 
-KEY = ["dataset", "hidden", "seed", "epochs", "batch_size", "lr"]
+KEY = ["dataset", "hidden", "seed", "epochs", "batch_size", "lr", "shift", "flip"]
 
 
 def key(row):
-    return tuple(str(float(row[k])) if k == "lr" else str(row[k]) for k in KEY)
+    return tuple(str(float(row[k])) if k in ("lr", "flip") else str(row[k]) for k in KEY)
 
 
 def main():
@@ -137,27 +164,35 @@ def main():
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--shift", type=int, default=0, help="augmentation: largest move of an image, in pixels")
+    p.add_argument("--flip", type=float, default=0.0, help="augmentation: probability of mirroring an image")
     a = p.parse_args()
+    if not 0 <= a.shift <= 27:
+        common.fail(f"--shift {a.shift}: expected 0 to 27 pixels")
+    if not 0 <= a.flip <= 1:
+        common.fail(f"--flip {a.flip}: expected a probability, in [0, 1]")
     for h in a.hidden:
         if not all(w.isdigit() and int(w) > 0 for w in h.split("-")):
             common.fail(f"--hidden {h}: expected positive widths joined by '-', such as 800 or 800-800")
     rows = []
     if os.path.exists(CSV):
         with open(CSV) as f:
-            rows = [dict(r, hidden=r.get("hidden") or "800") for r in csv.DictReader(f)]
+            rows = [dict(r, hidden=r.get("hidden") or "800", shift=r.get("shift") or 0, flip=r.get("flip") or 0.0)
+                    for r in csv.DictReader(f)]
     done = {key(r): r for r in rows}
     for d in a.datasets:
         for h in a.hidden:
             for s in a.seeds:
                 k = key({"dataset": d, "hidden": h, "seed": s, "epochs": a.epochs, "batch_size": a.batch_size,
-                         "lr": a.lr})
+                         "lr": a.lr, "shift": a.shift, "flip": a.flip})
                 if k in done:
                     r = done[k]
                 else:
-                    r = train(d, h, s, a.epochs, a.batch_size, a.lr, a.threads)
+                    r = train(d, h, s, a.epochs, a.batch_size, a.lr, a.threads, a.shift, a.flip)
                     rows.append(r)
                     common.write_csv(CSV, rows, FIELDS)
-                print(f"{d} 784-{h}-10 seed {s}: test {100 * float(r['test_accuracy']):.2f}% "
+                augmentation = f" shift {a.shift} flip {a.flip}" if a.shift or a.flip else ""
+                print(f"{d} 784-{h}-10{augmentation} seed {s}: test {100 * float(r['test_accuracy']):.2f}% "
                       f"(epoch {r['best_epoch']} of {r['epochs']})", flush=True)
     print(f"wrote {os.path.relpath(CSV, common.ROOT)}")
 

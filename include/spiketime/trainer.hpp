@@ -93,6 +93,7 @@ class Trainer {
   void train_batch(const Dataset& train, const std::vector<std::size_t>& order, std::size_t begin, std::size_t end,
                    int epoch, double lr);
   uint64_t noise_seed(int epoch, std::size_t sample) const;  // input noise of one sample in one epoch
+  bool augmenting() const { return config_.input_shift > 0 || config_.input_flip > 0.0; }
   // silent_output peak: adds to the thread's gradient that of output o
   // (silent in the sample, p_label its class's softmax) as if it had fired
   // at its potential's peak; false when its potential never rises above 0.

@@ -65,7 +65,7 @@ void perturb_spike_train(SpikeTrain& train, double drop, double sigma, double t_
 ImageTransform draw_image_transform(int max_shift, double p_mirror, uint64_t seed) {
   // Three words of splitmix64 from a stream of their own (the seed's other
   // uses, mt19937_64 and hidden dropout's ~seed, start elsewhere). The
-  // modulo's bias is below 2^-59 for any shift an image can take.
+  // modulo's bias is below 2^-53 for any shift the config allows.
   const uint64_t base = splitmix64(seed ^ 0x6a09e667f3bcc908ULL);
   const auto span = static_cast<uint64_t>(2 * max_shift + 1);
   ImageTransform t;

@@ -269,8 +269,7 @@ double Trainer::learning_rate(int epoch) const {
 }
 
 PassStats Trainer::train_epoch(const Dataset& train, int epoch, const Progress& progress) {
-  const bool augmenting = config_.input_shift > 0 || config_.input_flip > 0.0;
-  if (augmenting && (train.rows <= 0 || train.cols <= 0 ||
+  if (augmenting() && (train.rows <= 0 || train.cols <= 0 ||
                      static_cast<int64_t>(train.rows) * train.cols != model_.n_features)) {
     throw InputError(std::string("config key '") + (config_.input_shift > 0 ? "input_shift" : "input_flip") +
                      "': moves image pixels, and the training data (" + train.name + ") are not images of " +
@@ -373,17 +372,11 @@ void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& 
   const int n_threads = pool_.size();
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
-  // The first layer's rows of the features that are zero in every sample of
-  // the batch get no spike, so no gradient and no push, and no sample of the
-  // batch reads them: their optimizer step (the same arithmetic as after the
-  // batch) is taken by whichever thread has finished its samples, in the time
-  // it would otherwise wait for the other. (Not with clipping, whose factor
-  // needs the whole batch.)
   // With augmentation the batch's images are transformed first, each by its
   // own draw, and everything below reads them instead of the data set's.
   const auto n_features = static_cast<std::size_t>(model_.n_features);
-  const bool augmenting = config_.input_shift > 0 || config_.input_flip > 0.0;
-  if (augmenting) {
+  const bool transformed = augmenting();
+  if (transformed) {
     batch_images_.resize((end - begin) * n_features);
     for (std::size_t k = begin; k < end; ++k) {
       transform_image(train.sample(order[k]), train.rows, train.cols, image_transform(epoch, order[k]),
@@ -391,8 +384,14 @@ void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& 
     }
   }
   const auto features_of = [&](std::size_t k) {
-    return augmenting ? batch_images_.data() + (k - begin) * n_features : train.sample(order[k]);
+    return transformed ? batch_images_.data() + (k - begin) * n_features : train.sample(order[k]);
   };
+  // The first layer's rows of the features that are zero in every sample of
+  // the batch get no spike, so no gradient and no push, and no sample of the
+  // batch reads them: their optimizer step (the same arithmetic as after the
+  // batch) is taken by whichever thread has finished its samples, in the time
+  // it would otherwise wait for the other. (Not with clipping, whose factor
+  // needs the whole batch.)
   quiet_rows_.clear();
   quiet_row_.assign(static_cast<std::size_t>(model_.net.layers[0].n_in), 0);
   if (config_.grad_clip <= 0.0) {

@@ -7,7 +7,7 @@ models/README.md with the figure `spiketime eval --model models/<name>.bin
 --dataset D --json` gives.
 
     experiments/ship_models.py [--variants [multi single]] [--datasets mnist fashion-mnist]
-                               [--regularized hidden_dropout=0.2]
+                               [--regularized hidden_dropout=0.2 [--network multi-2layer]]
 
 Run experiments/accuracy_table.py first. Only the variants and data sets
 named are shipped again (their runs must be on this machine); the others'
@@ -15,7 +15,8 @@ models stay, and their lines in models/README.md are rebuilt from their
 .json. --regularized also ships, per data set named, the best seed of that
 variant of experiments/regularization.py (its results/regularization.csv) as
 <dataset>-multi-spike-784-800-10-<variant>, e.g.
-mnist-multi-spike-784-800-10-hidden-dropout-0.2.
+mnist-multi-spike-784-800-10-hidden-dropout-0.2 (with --network multi-2layer,
+that variant's run of the two-layer network: <dataset>-multi-spike-784-800-800-10-<variant>).
 """
 import argparse
 import csv
@@ -25,7 +26,8 @@ import shutil
 
 import common
 
-NAMES = {"multi": "{dataset}-multi-spike-784-800-10", "single": "{dataset}-single-spike-ttfs-784-800-10"}
+NAMES = {"multi": "{dataset}-multi-spike-784-800-10", "single": "{dataset}-single-spike-ttfs-784-800-10",
+         "multi-2layer": "{dataset}-multi-spike-784-800-800-10"}
 MODELS = os.path.join(common.ROOT, "models")
 
 
@@ -52,9 +54,11 @@ def ship(name, dataset, candidates):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--variants", nargs="*", default=list(NAMES), choices=list(NAMES))
+    p.add_argument("--variants", nargs="*", default=["multi", "single"], choices=["multi", "single"])
     p.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"], choices=["mnist", "fashion-mnist"])
     p.add_argument("--regularized", help="a variant of experiments/regularization.py, as its CSV writes it")
+    p.add_argument("--network", default="multi", choices=["multi", "multi-2layer"],
+                   help="the network of the --regularized runs (as regularization.py's --network)")
     a = p.parse_args()
     table = os.path.join(common.RESULTS, "accuracy.csv")
     if not os.path.exists(table):
@@ -69,13 +73,14 @@ def main():
     if a.regularized:
         path = os.path.join(common.RESULTS, "regularization.csv")
         with open(path) as f:
-            regularized = [r for r in csv.DictReader(f) if r["variant"] == a.regularized and r["network"] == "multi"]
+            regularized = [r for r in csv.DictReader(f)
+                           if r["variant"] == a.regularized and r["network"] == a.network]
         for dataset in a.datasets:
             candidates = [r for r in regularized if r["dataset"] == dataset]
             if not candidates:
-                common.fail(f"{path} has no run of '{a.regularized}' on {dataset}")
+                common.fail(f"{path} has no run of '{a.regularized}' on {dataset} with --network {a.network}")
             suffix = a.regularized.replace("_", "-").replace("=", "-").replace(",", "-")
-            ship(NAMES["multi"].format(dataset=dataset) + "-" + suffix, dataset, candidates)
+            ship(NAMES[a.network].format(dataset=dataset) + "-" + suffix, dataset, candidates)
     lines = ["# Shipped models", "",
              "Written by `experiments/ship_models.py` from the runs of `experiments/accuracy_table.py` (and, for",
              "the names with a setting at the end, of `experiments/regularization.py`): per data set and variant,",

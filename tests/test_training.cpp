@@ -74,13 +74,12 @@ TEST(Training, YinYangFromTheDefaultsReaches95Percent) {
   fs::remove_all(dir);
 }
 
-// Trains in `precision` straight through and in two parts, and expects the
+// Trains with `settings` straight through and in two parts, and expects the
 // same checkpoint, model and metrics (float32 moments go through the
-// checkpoint as doubles).
-void expect_resume_bit_identical(const std::string& precision) {
-  const fs::path dir = scratch("resume-" + precision);
-  const std::string common = " --dataset yinyang --epochs 4 --set hidden=24 --set train_limit=1500 --set threads=2"
-                             " --set precision=" + precision;
+// checkpoint as doubles; augmentation draws per epoch and sample).
+void expect_resume_bit_identical(const std::string& name, const std::string& settings) {
+  const fs::path dir = scratch("resume-" + name);
+  const std::string common = " --epochs 4 --set hidden=24 --set threads=2 " + settings;
   ASSERT_EQ(cli("train" + common + " --out " + (dir / "straight").string(), dir).status, 0);
   const Result first = cli("train" + common + " --stop-after 2 --out " + (dir / "resumed").string(), dir);
   ASSERT_EQ(first.status, 0) << first.err;
@@ -106,8 +105,21 @@ void expect_resume_bit_identical(const std::string& precision) {
   fs::remove_all(dir);
 }
 
-TEST(Training, AResumedRunIsBitIdenticalToAnUninterruptedOne) { expect_resume_bit_identical("float64"); }
-TEST(Training, AResumedRunInSinglePrecisionIsBitIdenticalToo) { expect_resume_bit_identical("float32"); }
+const std::string kYinYang = "--dataset yinyang --set train_limit=1500";
+TEST(Training, AResumedRunIsBitIdenticalToAnUninterruptedOne) {
+  expect_resume_bit_identical("float64", kYinYang + " --set precision=float64");
+}
+TEST(Training, AResumedRunInSinglePrecisionIsBitIdenticalToo) {
+  expect_resume_bit_identical("float32", kYinYang + " --set precision=float32");
+}
+TEST(Training, AResumedRunWithAugmentationIsBitIdenticalToo) {
+  const fs::path data = fs::path(SPIKETIME_SOURCE_DIR) / "data";
+  if (!fs::exists(data / "mnist/train-images-idx3-ubyte")) {
+    GTEST_SKIP() << "no MNIST in " << data << ": run scripts/fetch-data.sh";
+  }
+  expect_resume_bit_identical("augmented", "--dataset mnist --set data_dir=" + data.string() +
+                                               " --set train_limit=600 --set input_shift=2 --set input_flip=0.5");
+}
 
 // The last line of a run's report with its directory taken out.
 std::string report_line(const std::string& out, const fs::path& run) {

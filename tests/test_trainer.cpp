@@ -224,7 +224,8 @@ TEST(Trainer, AugmentationTrainsAsTheTransformedImagesWould) {
   TrainConfig plain_config = c;
   plain_config.input_shift = 0;
   plain_config.input_flip = 0.0;
-  Trainer plain(plain_config, build_model(plain_config, data), pool), untransformed(plain_config, build_model(plain_config, data), pool);
+  Trainer plain(plain_config, build_model(plain_config, data), pool);
+  Trainer untransformed(plain_config, build_model(plain_config, data), pool);
   int moved = 0;
   for (int epoch = 0; epoch < 3; ++epoch) {
     Dataset transformed = data;
@@ -265,7 +266,8 @@ TEST(Trainer, AugmentationNeedsImages) {
     FAIL() << "no error";
   } catch (const InputError& e) {
     EXPECT_EQ(std::string(e.what()),
-              "config key 'input_shift': moves image pixels, and the training data (small images) are not images of 64 pixels");
+              "config key 'input_shift': moves image pixels, and the training data (small images) are not images "
+              "of 64 pixels");
   }
 }
 

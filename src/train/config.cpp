@@ -310,9 +310,11 @@ void validate_config(const TrainConfig& c) {
   require(c.input_dropout >= 0 && c.input_dropout < 1, "input_dropout", "must be in [0, 1)");
   require(c.input_shift >= 0 && c.input_shift <= 1000, "input_shift", "must be from 0 to 1000 pixels");
   require(c.input_flip >= 0 && c.input_flip <= 1, "input_flip", "must be a probability, in [0, 1]");
-  for (const auto& [key, on] : {std::pair{"input_shift", c.input_shift > 0}, std::pair{"input_flip", c.input_flip > 0}}) {
+  const auto image_only = [&](bool on, const char* key) {
     require(!on || c.dataset != "yinyang", key, "moves image pixels; yinyang's features are not an image");
-  }
+  };
+  image_only(c.input_shift > 0, "input_shift");
+  image_only(c.input_flip > 0, "input_flip");
   require(c.hidden_dropout >= 0 && c.hidden_dropout < 1, "hidden_dropout", "must be in [0, 1)");
   require(c.silent_push >= 0, "silent_push", "must be >= 0");
   require(c.init_mean_drive >= 0 && c.init_mean_drive <= 1000, "init_mean_drive", "must be in [0, 1000]");

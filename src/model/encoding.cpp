@@ -71,7 +71,7 @@ ImageTransform draw_image_transform(int max_shift, double p_mirror, uint64_t see
   ImageTransform t;
   t.dx = static_cast<int>(splitmix64(base) % span) - max_shift;
   t.dy = static_cast<int>(splitmix64(base + 1) % span) - max_shift;
-  t.mirror = p_mirror > 0.0 && static_cast<double>(splitmix64(base + 2) >> 11) * 0x1.0p-53 < p_mirror;
+  t.mirror = unit_interval(splitmix64(base + 2)) < p_mirror;
   return t;
 }
 

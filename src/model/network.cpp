@@ -74,9 +74,9 @@ void NetworkGradient::reset(const Network& net, Precision sums) {
 }
 
 bool HiddenDropout::dropped(std::size_t layer, int32_t neuron) const {
-  // splitmix64 over (seed, layer, neuron); the top 53 bits as a uniform in [0, 1).
+  // splitmix64 over (seed, layer, neuron), as a uniform in [0, 1).
   const uint64_t key = (static_cast<uint64_t>(layer) << 32) | static_cast<uint32_t>(neuron);
-  return static_cast<double>(splitmix64(splitmix64(seed) ^ key) >> 11) * 0x1.0p-53 < p;
+  return unit_interval(splitmix64(splitmix64(seed) ^ key)) < p;
 }
 
 // The spikes of `from` whose neuron the dropout keeps, and their indices in it.

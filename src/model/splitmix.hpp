@@ -14,4 +14,7 @@ inline uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+// The top 53 bits of a word as a uniform double in [0, 1).
+inline double unit_interval(uint64_t word) { return static_cast<double>(word >> 11) * 0x1.0p-53; }
+
 }  // namespace spiketime

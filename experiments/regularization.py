@@ -70,10 +70,7 @@ def main():
     a = p.parse_args()
     variants = [parse_variant(t) for t in a.settings]
 
-    rows = {}
-    if os.path.exists(CSV):
-        with open(CSV) as f:
-            rows = {r["run"]: r for r in csv.DictReader(f)}
+    mine = {}  # this call's runs
     for dataset in a.datasets:
         for settings in variants:
             for seed in a.seeds:
@@ -83,13 +80,20 @@ def main():
                                  settings={"readout": "all_spikes", **settings, "seed": seed})
                 b = s["best"]
                 run = os.path.relpath(os.path.join(common.RUNS, name), common.ROOT)
-                rows[run] = {"dataset": dataset, "network": a.network, "variant": ",".join(f"{k}={v}" for k, v in settings.items()),
+                mine[run] = {"dataset": dataset, "network": a.network, "variant": ",".join(f"{k}={v}" for k, v in settings.items()),
                              "seed": seed, "best_epoch": b["epoch"],
                              "validation_accuracy": b["validation_accuracy"], "test_accuracy": b["test_accuracy"],
                              "train_accuracy": b["train_accuracy"],
                              "hidden_spikes_per_neuron": round(b["spikes_per_neuron"][0], 3), "run": run,
                              "command": s["run"]["command"], "commit": s["run"]["commit"],
                              "clean": s["run"]["clean"]}
+    # The file as it is now, not as it was when this call began: another
+    # call running meanwhile (a second screen) may have added its runs.
+    rows = {}
+    if os.path.exists(CSV):
+        with open(CSV) as f:
+            rows = {r["run"]: r for r in csv.DictReader(f)}
+    rows.update(mine)
     for r in rows.values():
         r.setdefault("network", "multi")
     ordered = sorted(rows.values(), key=lambda r: (r["dataset"], r["network"], r["variant"], int(r["seed"])))

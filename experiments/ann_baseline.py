@@ -150,6 +150,15 @@ CSV = os.path.join(common.RESULTS, "ann.csv")
 KEY = ["dataset", "hidden", "seed", "epochs", "batch_size", "lr", "shift", "flip"]
 
 
+def read_rows():
+    """The rows of ann.csv (those of older versions get today's defaults)."""
+    if not os.path.exists(CSV):
+        return []
+    with open(CSV) as f:
+        return [dict(r, hidden=r.get("hidden") or "800", shift=r.get("shift") or 0, flip=r.get("flip") or 0.0)
+                for r in csv.DictReader(f)]
+
+
 def key(row):
     return tuple(str(float(row[k])) if k in ("lr", "flip") else str(row[k]) for k in KEY)
 
@@ -174,12 +183,7 @@ def main():
     for h in a.hidden:
         if not all(w.isdigit() and int(w) > 0 for w in h.split("-")):
             common.fail(f"--hidden {h}: expected positive widths joined by '-', such as 800 or 800-800")
-    rows = []
-    if os.path.exists(CSV):
-        with open(CSV) as f:
-            rows = [dict(r, hidden=r.get("hidden") or "800", shift=r.get("shift") or 0, flip=r.get("flip") or 0.0)
-                    for r in csv.DictReader(f)]
-    done = {key(r): r for r in rows}
+    done = {key(r): r for r in read_rows()}
     for d in a.datasets:
         for h in a.hidden:
             for s in a.seeds:
@@ -189,6 +193,9 @@ def main():
                     r = done[k]
                 else:
                     r = train(d, h, s, a.epochs, a.batch_size, a.lr, a.threads, a.shift, a.flip)
+                    # Into the file as it is now: another call running
+                    # meanwhile may have added its runs.
+                    rows = read_rows()
                     rows.append(r)
                     common.write_csv(CSV, rows, FIELDS)
                 augmentation = f" shift {a.shift} flip {a.flip}" if a.shift or a.flip else ""

@@ -297,11 +297,11 @@ int run(const Options& o) {
   const std::array<double, 3> train32 = precision_table(config, model, data, o.repeats);
   std::printf("Training time per sample by phase (the best runs above, us): samples are encoding, forward, backward\n"
               "and pushes, in parallel; the optimizer step follows each batch, its rows split between the threads.\n\n");
-  std::printf("| threads | samples | optimizer |\n|---|---|---|\n");
+  std::printf("| threads | samples | of which waiting for the slowest thread | optimizer |\n|---|---|---|---|\n");
   for (int threads : {1, 2}) {
     const double per_sample = 1e6 / static_cast<double>(data.size());
-    std::printf("| %d | %.1f | %.1f |\n", threads, phases[threads].samples * per_sample,
-                phases[threads].optimizer * per_sample);
+    std::printf("| %d | %.1f | %.1f | %.1f |\n", threads, phases[threads].samples * per_sample,
+                phases[threads].samples_wait * per_sample, phases[threads].optimizer * per_sample);
   }
   std::printf("\n");
 

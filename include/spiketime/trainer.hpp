@@ -59,9 +59,12 @@ class Trainer {
 
   // Wall-clock seconds of the last train_epoch in its two phases: the
   // samples (encoding, forward, backward, pushes; in parallel over the
-  // threads) and the optimizer steps after each batch.
+  // threads) and the optimizer steps after each batch. samples_wait is the
+  // part of `samples` that the threads spent, on average, waiting at the end
+  // of a batch for the slowest of them (their shares of the batch differ in
+  // spikes, so in work): what the samples phase loses to imbalance.
   struct PhaseSeconds {
-    double samples = 0.0, optimizer = 0.0;
+    double samples = 0.0, optimizer = 0.0, samples_wait = 0.0;
   };
   PhaseSeconds last_epoch_seconds() const { return last_epoch_seconds_; }
 

@@ -416,6 +416,7 @@ void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& 
   // that of this network. Evaluation, and everything after the batch, sees
   // the thresholds as they were.
   ScaledThresholds scaled(model_.net, config_.hidden_dropout);
+  std::vector<Clock::time_point> finished(static_cast<std::size_t>(n_threads));
   pool_.run([&](int t) {
     ThreadState& ts = *threads_[t];  // its gradient was cleared by the last update
     for (auto& v : ts.inputs_fired) std::fill(v.begin(), v.end(), 0.0);
@@ -466,9 +467,14 @@ void Trainer::train_batch(const Dataset& train, const std::vector<std::size_t>& 
         optimizer.zero_gradient_row(0, quiet_rows_[r]);
       }
     }
+    finished[static_cast<std::size_t>(t)] = Clock::now();
   });
   scaled.restore();
   const auto samples_done = Clock::now();
+  const auto last = *std::max_element(finished.begin(), finished.end());
+  for (const auto f : finished) {
+    last_epoch_seconds_.samples_wait += std::chrono::duration<double>(last - f).count() / n_threads;
+  }
   apply_update(end - begin, lr);
   last_epoch_seconds_.samples += std::chrono::duration<double>(samples_done - start).count();
   last_epoch_seconds_.optimizer += std::chrono::duration<double>(Clock::now() - samples_done).count();

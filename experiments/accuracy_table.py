@@ -23,7 +23,6 @@ committed accuracy.csv (the single-spike rows again, after a trainer change
 that only they feel).
 """
 import argparse
-import csv
 import os
 import statistics
 import subprocess
@@ -91,12 +90,9 @@ def ann_rows(datasets, seeds, skip):
                "--seeds", *map(str, seeds)]
         if subprocess.run(cmd).returncode != 0:
             common.fail("the ANN baseline failed")
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        rows = [dict(r, hidden=r.get("hidden") or "800") for r in csv.DictReader(f)
-                if r["dataset"] in datasets and int(r["seed"]) in seeds
-                and not float(r.get("shift") or 0) and not float(r.get("flip") or 0)]  # augmented: not Table 1's
+    rows = [dict(r, hidden=r.get("hidden") or "800") for r in common.read_csv(path)
+            if r["dataset"] in datasets and int(r["seed"]) in seeds
+            and not float(r.get("shift") or 0) and not float(r.get("flip") or 0)]  # augmented: not Table 1's
     longest = {}
     for r in rows:
         key = (r["dataset"], r["hidden"])
@@ -146,8 +142,7 @@ def main():
     committed = []
     if a.snn_from_csv or len(a.variants) < len(VARIANTS):
         labels = {variant: label for variant, label, _ in VARIANTS}
-        with open(os.path.join(common.RESULTS, "accuracy.csv")) as f:
-            committed = list(csv.DictReader(f))
+        committed = common.read_csv(os.path.join(common.RESULTS, "accuracy.csv"))
         for r in committed:
             readout = f", {r['readout'].replace('_', '-')} readout" if r["variant"].startswith("multi") else ""
             r["label"] = labels[r["variant"]] + readout

@@ -22,7 +22,6 @@ libblas.so.3 is, the slow reference one by default, so the script re-runs
 itself with the OpenBLAS of libopenblas0-pthread first on LD_LIBRARY_PATH.
 """
 import argparse
-import csv
 import gzip
 import os
 import sys
@@ -152,11 +151,8 @@ KEY = ["dataset", "hidden", "seed", "epochs", "batch_size", "lr", "shift", "flip
 
 def read_rows():
     """The rows of ann.csv (those of older versions get today's defaults)."""
-    if not os.path.exists(CSV):
-        return []
-    with open(CSV) as f:
-        return [dict(r, hidden=r.get("hidden") or "800", shift=r.get("shift") or 0, flip=r.get("flip") or 0.0)
-                for r in csv.DictReader(f)]
+    return [dict(r, hidden=r.get("hidden") or "800", shift=r.get("shift") or 0, flip=r.get("flip") or 0.0)
+            for r in common.read_csv(CSV)]
 
 
 def key(row):

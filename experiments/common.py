@@ -100,6 +100,14 @@ def evaluate(model, dataset, split="test", threads=None):
     return json.loads(result.stdout)
 
 
+def read_csv(path):
+    """The rows of a results CSV as dicts; none if the file is not there yet."""
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def write_csv(path, rows, fields):
     text = io.StringIO(newline="")
     w = csv.DictWriter(text, fieldnames=fields)

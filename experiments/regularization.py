@@ -21,7 +21,6 @@ the first line per data set is Table 1's run of the same network, and
 at the current commit: with today's defaults, silent_output=peak among them).
 """
 import argparse
-import csv
 import json
 import os
 import statistics
@@ -53,12 +52,8 @@ def variant_name(settings):
 
 def table1_rows(dataset, network):
     """Table 1's runs of the same network (experiments/results/accuracy.csv)."""
-    path = os.path.join(common.RESULTS, "accuracy.csv")
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [r for r in csv.DictReader(f)
-                if r["dataset"] == dataset and r["variant"] == network and r["readout"] == "all_spikes"]
+    return [r for r in common.read_csv(os.path.join(common.RESULTS, "accuracy.csv"))
+            if r["dataset"] == dataset and r["variant"] == network and r["readout"] == "all_spikes"]
 
 
 def main():
@@ -89,10 +84,7 @@ def main():
                              "clean": s["run"]["clean"]}
     # The file as it is now, not as it was when this call began: another
     # call running meanwhile (a second screen) may have added its runs.
-    rows = {}
-    if os.path.exists(CSV):
-        with open(CSV) as f:
-            rows = {r["run"]: r for r in csv.DictReader(f)}
+    rows = {r["run"]: r for r in common.read_csv(CSV)}
     rows.update(mine)
     for r in rows.values():
         r.setdefault("network", "multi")

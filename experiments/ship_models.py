@@ -19,7 +19,6 @@ mnist-multi-spike-784-800-10-hidden-dropout-0.2 (with --network multi-2layer,
 that variant's run of the two-layer network: <dataset>-multi-spike-784-800-800-10-<variant>).
 """
 import argparse
-import csv
 import json
 import os
 import shutil
@@ -63,8 +62,7 @@ def main():
     table = os.path.join(common.RESULTS, "accuracy.csv")
     if not os.path.exists(table):
         common.fail(f"{table} not found: run experiments/accuracy_table.py first")
-    with open(table) as f:
-        rows = [r for r in csv.DictReader(f) if r["variant"] in NAMES]
+    rows = [r for r in common.read_csv(table) if r["variant"] in NAMES]
     os.makedirs(MODELS, exist_ok=True)
     for (dataset, variant) in sorted({(r["dataset"], r["variant"]) for r in rows}):
         if variant in a.variants and dataset in a.datasets:
@@ -72,9 +70,8 @@ def main():
                  [r for r in rows if r["dataset"] == dataset and r["variant"] == variant])
     if a.regularized:
         path = os.path.join(common.RESULTS, "regularization.csv")
-        with open(path) as f:
-            regularized = [r for r in csv.DictReader(f)
-                           if r["variant"] == a.regularized and r["network"] == a.network]
+        regularized = [r for r in common.read_csv(path)
+                       if r["variant"] == a.regularized and r["network"] == a.network]
         for dataset in a.datasets:
             candidates = [r for r in regularized if r["dataset"] == dataset]
             if not candidates:

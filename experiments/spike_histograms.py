@@ -10,7 +10,6 @@ spike_count_histogram: (image, neuron) pairs that fired k times). Writes
 experiments/results/spike_histograms.csv and spike_histograms.png.
 """
 import argparse
-import csv
 import glob
 import os
 
@@ -43,14 +42,12 @@ def collect():
         name = os.path.basename(path)[:-4]
         rows += histogram_rows(name, dataset_of(name), common.evaluate(path, dataset_of(name)))
     sweep_csv = os.path.join(common.RESULTS, "tau_sweep.csv")
-    if os.path.exists(sweep_csv):
-        with open(sweep_csv) as f:
-            for r in csv.DictReader(f):
-                if r["sweep"] != "tau_s" or str(r.get("seed", "1")) != "1":
-                    continue  # the ratio-fixed sweep, its first seed
-                model = os.path.join(common.ROOT, r["run"], "model.bin")
-                result = common.evaluate(model, r["dataset"])
-                rows += histogram_rows(f"sweep-{r['mode']}", r["dataset"], result, r["tau_m"], r["tau_s"])
+    for r in common.read_csv(sweep_csv):
+        if r["sweep"] != "tau_s" or str(r.get("seed", "1")) != "1":
+            continue  # the ratio-fixed sweep, its first seed
+        model = os.path.join(common.ROOT, r["run"], "model.bin")
+        result = common.evaluate(model, r["dataset"])
+        rows += histogram_rows(f"sweep-{r['mode']}", r["dataset"], result, r["tau_m"], r["tau_s"])
     return rows
 
 

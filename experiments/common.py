@@ -61,7 +61,10 @@ def train(name, dataset, config=None, settings=None, epochs=None):
         for key, value in (settings or {}).items():
             cmd += ["--set", f"{key}={value if isinstance(value, str) else json.dumps(value, separators=(',', ':'))}"]
         shown = " ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in cmd)
-        interrupted = os.path.exists(os.path.join(out, "checkpoint.bin"))
+        # A run stopped before its first epoch ended has only its config.json:
+        # --resume starts it from that config (the fresh command would refuse
+        # the directory, which holds another run).
+        interrupted = os.path.exists(os.path.join(out, "config.json"))
         run_cmd = [BINARY, "train", "--resume", out] if interrupted else cmd
         print(f"[{name}] {'resuming ' if interrupted else ''}{shown}", flush=True)
         provenance = git_commit()

@@ -1,12 +1,41 @@
 // The spiketime command line: one subcommand per job.
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <iostream>
+#include <limits>
+#include <string>
 
 #include "cli/commands.hpp"
 #include "spiketime/config.hpp"
 #include "spiketime/error.hpp"
 #include "spiketime/simd.hpp"
 #include "spiketime/version.hpp"
+
+namespace {
+
+// The checks of the numeric flags. CLI11's own PositiveNumber answered
+// `--epochs 0` with "Value 0 not in range 0.000000 to 1797693134862315708...
+// (309 digits)"; these say what the value must be. A number above `low`
+// (or at least `low`), at most `high`, whole if `whole`.
+CLI::Validator number_check(double low, bool low_allowed, double high, bool whole, const std::string& what) {
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        double x = 0.0;
+        const bool number = CLI::detail::lexical_cast(text, x) && std::isfinite(x);
+        if (!number || (low_allowed ? !(x >= low) : !(x > low)) || x > high || (whole && x != std::floor(x))) {
+          return "must be " + what + ", got '" + text + "'";
+        }
+        return {};
+      },
+      what);
+}
+constexpr double kHuge = std::numeric_limits<double>::max();
+const CLI::Validator kPositive = number_check(0.0, false, kHuge, false, "a positive number");
+const CLI::Validator kNonNegative = number_check(0.0, true, kHuge, false, "a number of at least 0");
+const CLI::Validator kCount = number_check(1.0, true, std::numeric_limits<int>::max(), true,
+                                           "a whole number from 1 to " + std::to_string(std::numeric_limits<int>::max()));
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"spiketime: exact event-driven training of multi-spike spiking neural networks"};
@@ -21,7 +50,7 @@ int main(int argc, char** argv) {
   simulate->add_option("--min-vdot", sim.min_vdot,
                        "Grazing-crossing guard: dV/dt at threshold is floored at this times theta/tau_m")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegative);
 
   spiketime::cli::TrainOptions train;
   CLI::App* train_cmd = app.add_subcommand("train", "Train a classifier (docs/TRAINING.md)");
@@ -29,12 +58,12 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--set", train.sets, "Override a config key: key=value (repeatable)");
   train_cmd->add_option("--dataset", train.dataset, "mnist, fashion-mnist or yinyang")
       ->check(CLI::IsMember({"mnist", "fashion-mnist", "yinyang"}));
-  train_cmd->add_option("--epochs", train.epochs, "Number of epochs (overrides the config)")->check(CLI::PositiveNumber);
+  train_cmd->add_option("--epochs", train.epochs, "Number of epochs (overrides the config)")->check(kCount);
   train_cmd->add_option("--out", train.out_dir, "Run directory for metrics, config, model and checkpoints");
   train_cmd->add_option("--resume", train.resume_dir, "Continue the run in this directory where it stopped");
   train_cmd->add_flag("--force", train.force, "Start over in a directory that holds another run's files (they are removed)");
   train_cmd->add_option("--stop-after", train.stop_after, "Stop after this many epochs (resume later)")
-      ->check(CLI::PositiveNumber);
+      ->check(kCount);
 
   spiketime::cli::EvalOptions eval;
   CLI::App* eval_cmd = app.add_subcommand("eval", "Evaluate a model file on a data set");
@@ -56,7 +85,7 @@ int main(int argc, char** argv) {
   export_cmd->add_option("--out", export_nir.out_path, "The NIR file to write (HDF5)")->required();
   export_cmd->add_option("--time-unit", export_nir.time_unit, "Seconds per model time unit")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
 
   spiketime::cli::ImportNirOptions import_nir;
   CLI::App* import_cmd = app.add_subcommand("import-nir", "Read a NIR graph into a model file (docs/NIR.md)");
@@ -64,12 +93,12 @@ int main(int argc, char** argv) {
   import_cmd->add_option("--out", import_nir.out_path, "The model file to write")->required();
   import_cmd->add_option("--time-unit", import_nir.time_unit,
                          "Seconds per model time unit (default: the file's metadata, else 0.001)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   import_cmd->add_option("--t-end", import_nir.t_end, "Simulation window in model time units, if the file has none")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   import_cmd->add_option("--t-in-max", import_nir.t_in_max,
                          "Latest input spike of the latency code in model time units, if the file has none")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
 
   try {
     spiketime::select_target_from_environment();

@@ -297,6 +297,12 @@ TEST(Training, BadInputGivesOneLineAndStatus2) {
       {"train --dataset yinyang --set hidden=" + std::string(80, '[') + std::string(80, ']') + " --out " +
            (dir / "r").string(), "nested deeper than 64"},
       {"eval --model " + (dir / "model.bin").string() + " --dataset yinyang --threads 100000", "--threads"},
+      // Numeric flags say what they must be (CLI11's own check printed a
+      // range up to a 309-digit number).
+      {"train --dataset yinyang --epochs 0 --out " + (dir / "r").string(), "--epochs: must be a whole number from 1"},
+      {"train --dataset yinyang --stop-after 1.5 --out " + (dir / "r").string(), "--stop-after: must be a whole number"},
+      {"export-nir --model " + (dir / "model.bin").string() + " --out " + (dir / "r.nir").string() + " --time-unit 0",
+       "--time-unit: must be a positive number, got '0'"},
   };
   for (const auto& [args, mention] : cases) {
     const Result r = cli(args, dir);

@@ -294,6 +294,7 @@ TEST(Training, BadInputGivesOneLineAndStatus2) {
       {"train --dataset yinyang --set hidden=[40000,40000] --out " + (dir / "r").string(), "268435456 weights"},
       {"train --dataset yinyang --set threads=100000 --out " + (dir / "r").string(), "'threads'"},
       {"train --dataset yinyang --set spike_limit_per_neuron=0 --out " + (dir / "r").string(), "'spike_limit_per_neuron'"},
+      {"train --dataset yinyang --set validation_size=500 --out " + (dir / "r").string(), "'validation_size': yinyang has fixed splits"},
       {"train --dataset yinyang --set hidden=" + std::string(80, '[') + std::string(80, ']') + " --out " +
            (dir / "r").string(), "nested deeper than 64"},
       {"eval --model " + (dir / "model.bin").string() + " --dataset yinyang --threads 100000", "--threads"},

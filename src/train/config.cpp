@@ -245,6 +245,11 @@ void validate_config(const TrainConfig& c) {
   for (const auto& name : kDatasetNames) known |= name == c.dataset;
   require(known, "dataset", "unknown data set '" + c.dataset + "' (mnist, fashion-mnist or yinyang)");
   require(c.validation_size >= 0, "validation_size", "must be >= 0");
+  // Yin-Yang's splits are drawn apart (load_splits): a validation_size
+  // there would be ignored without a word.
+  require(c.dataset != "yinyang" || c.validation_size == 0, "validation_size",
+          "yinyang has fixed splits (5000 training, 1000 validation and 1000 test samples: docs/YINYANG.md), so it "
+          "must stay 0");
   require(c.train_limit >= 0, "train_limit", "must be >= 0");
   for (int h : c.hidden) require(h > 0, "hidden", "layer sizes must be positive");
   // The sizes before any memory is taken: a layer of 10^8 neurons ran for

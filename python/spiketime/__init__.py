@@ -102,6 +102,14 @@ class Model:
             raise ValueError(f"features: expected shape (N, {self.n_features}), got {x.shape}")
         if not np.issubdtype(x.dtype, np.number) or not np.all(np.isfinite(x)):
             raise ValueError("features: must be finite numbers")
+        # The latency code (MODEL.md) fires feature value 1 at t = 0 and 0
+        # never: a raw 8-bit pixel of 255 would fire 2540 time units before
+        # the window and give a class without a word.
+        outside = (x < 0) | (x > 1)
+        if np.any(outside):
+            row, col = np.argwhere(outside)[0]
+            raise ValueError(f"features: must lie in [0, 1], got {x[row, col]} at row {row}, column {col} "
+                             "(8-bit images: divide by 255)")
         return self._core.predict(np.ascontiguousarray(x, dtype=np.float32), _threads(threads))
 
     def evaluate(self, dataset: str, split: str = "test", data_dir: Optional[str] = None, threads: int = 0) -> dict:

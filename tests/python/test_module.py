@@ -81,6 +81,12 @@ def test_bad_python_arguments_raise_value_error():
         model.predict(np.zeros((2, 783)))
     with pytest.raises(ValueError, match="features"):
         model.predict(np.full((1, 784), np.nan))
+    raw = np.zeros((2, 784))
+    raw[1, 300] = 255.0  # a raw 8-bit pixel
+    with pytest.raises(ValueError, match=r"features: must lie in \[0, 1\], got 255.0 at row 1, column 300"):
+        model.predict(raw)
+    with pytest.raises(ValueError, match="must lie in"):
+        model.predict(np.full((1, 784), -0.5))
     with pytest.raises(ValueError, match="threads"):
         model.predict(np.zeros((1, 784)), threads=-1)
     with pytest.raises(ValueError, match="config"):

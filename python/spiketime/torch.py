@@ -174,13 +174,19 @@ class LIFStack(torch.nn.Module):
 
 def encode(images: torch.Tensor, t_in_max: float, bias_times=()) -> torch.Tensor:
     """The trainer's latency code (MODEL.md section 4): a feature x in (0, 1]
-    spikes once at t_in_max (1 - x), x <= 0 never; images (batch, ...) are
-    flattened. Bias inputs, one per entry of bias_times, follow the features.
+    spikes once at t_in_max (1 - x), x = 0 never; images (batch, ...) are
+    flattened, and a value outside [0, 1] is an error (as in Model.predict).
+    Bias inputs, one per entry of bias_times, follow the features.
     Returns (batch, n_features + len(bias_times), 1)."""
     if not isinstance(images, torch.Tensor) or not images.is_floating_point():
         raise ValueError("images: expected a floating-point torch.Tensor")
     t_in_max = _positive("t_in_max", t_in_max)
     x = images.reshape(images.shape[0], -1)
+    outside = ~((x >= 0) & (x <= 1))  # NaN too
+    if bool(outside.any()):
+        row, col = (int(k) for k in outside.nonzero()[0])
+        raise ValueError(f"images: must lie in [0, 1], got {x[row, col].item()} at sample {row}, feature {col} "
+                         "(8-bit images: divide by 255)")
     times = torch.where(x > 0, t_in_max * (1 - x), torch.full_like(x, math.inf))
     if len(bias_times):
         bias = torch.tensor([float(t) for t in bias_times], dtype=x.dtype).expand(x.shape[0], -1)

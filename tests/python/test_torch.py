@@ -241,6 +241,13 @@ def test_bad_arguments_raise_value_error_naming_them():
         st.LIFStack(layer, st.LIF(3, 2, tau_m=10, tau_s=5, t_end=20))(good.float())
     with pytest.raises(ValueError, match="labels"):
         st.all_spikes_loss(layer(good), torch.tensor([0, 1]), tau_out=1.0, t_end=20)
+    raw = torch.zeros(2, 28, 28, dtype=torch.float64)
+    raw[1, 10, 20] = 255.0  # a raw 8-bit pixel: feature 10 * 28 + 20
+    with pytest.raises(ValueError, match=r"images: must lie in \[0, 1\], got 255.0 at sample 1, feature 300"):
+        st.encode(raw, t_in_max=10)
+    for value in (-0.5, math.nan):
+        with pytest.raises(ValueError, match="images: must lie in"):
+            st.encode(torch.full((1, 4), value, dtype=torch.float64), t_in_max=10)
 
 
 def test_readouts_are_the_trainers():

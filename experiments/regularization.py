@@ -11,9 +11,9 @@ multi-2layer (784-800-800-10, experiments/configs/<dataset>-multi-2layer.json).
 Each --settings item is one variant: key=value pairs joined by commas, as
 `spiketime train --set` takes them. Runs live in
 runs/experiments/reg-<dataset>[-2layer]-<variant>-seed<N>/ and are reused when
-finished (resumed when interrupted). Writes experiments/results/
-regularization.csv (one line per run, these and earlier ones: the file is
-merged, not replaced) and regularization.md (per data set and variant: mean
+finished (resumed when interrupted). Writes, after each run it finishes,
+experiments/results/regularization.csv (one line per run, these and earlier
+ones: the file is merged, not replaced) and regularization.md (per data set and variant: mean
 validation and test accuracy at the epoch chosen on validation, each seed's
 test accuracy, training accuracy and hidden spikes per neuron of that epoch;
 the first line per data set is Table 1's run of the same network, and
@@ -66,6 +66,7 @@ def main():
     variants = [parse_variant(t) for t in a.settings]
 
     mine = {}  # this call's runs
+    text = ""
     for dataset in a.datasets:
         for settings in variants:
             for seed in a.seeds:
@@ -82,6 +83,15 @@ def main():
                              "hidden_spikes_per_neuron": round(b["spikes_per_neuron"][0], 3), "run": run,
                              "command": s["run"]["command"], "commit": s["run"]["commit"],
                              "clean": s["run"]["clean"]}
+                # Each finished run goes into the results at once: a sweep
+                # stopped halfway (a session's end) keeps what it finished.
+                text = record(mine)
+    print(text + "wrote experiments/results/regularization.csv and regularization.md")
+
+
+def record(mine):
+    """Merges this call's finished runs (mine: CSV rows by run) into
+    results/regularization.csv and rewrites regularization.md from it."""
     # The file as it is now, not as it was when this call began: another
     # call running meanwhile (a second screen) may have added its runs.
     rows = {r["run"]: r for r in common.read_csv(CSV)}
@@ -95,11 +105,11 @@ def main():
              "|---|---|---|---|---|---|---|"]
     for dataset, network in sorted({(r["dataset"], r["network"]) for r in ordered}):
         groups = [("Table 1 (no regularization)", table1_rows(dataset, network))]
-        mine = [r for r in ordered if (r["dataset"], r["network"]) == (dataset, network)]
-        for variant in sorted({r["variant"] for r in mine}):
+        runs = [r for r in ordered if (r["dataset"], r["network"]) == (dataset, network)]
+        for variant in sorted({r["variant"] for r in runs}):
             # readout=all_spikes alone is Table 1's network again, at this script's commit
             label = "Table 1's settings again (this commit)" if variant == "readout=all_spikes" else f"`{variant}`"
-            groups.append((label, [r for r in mine if r["variant"] == variant]))
+            groups.append((label, [r for r in runs if r["variant"] == variant]))
         shape = "784-800-800-10" if network == "multi-2layer" else "784-800-10"
         for label, sel in groups:
             if not sel:
@@ -114,7 +124,7 @@ def main():
                          f"{statistics.mean(spikes):.2f} |")
     text = "\n".join(lines) + "\n"
     common.write_atomic(os.path.join(common.RESULTS, "regularization.md"), text)
-    print(text + "wrote experiments/results/regularization.csv and regularization.md")
+    return text
 
 
 if __name__ == "__main__":

@@ -13,12 +13,13 @@ Each --settings item is one variant: key=value pairs joined by commas, as
 runs/experiments/reg-<dataset>[-2layer]-<variant>-seed<N>/ and are reused when
 finished (resumed when interrupted). Writes, after each run it finishes,
 experiments/results/regularization.csv (one line per run, these and earlier
-ones: the file is merged, not replaced) and regularization.md (per data set and variant: mean
-validation and test accuracy at the epoch chosen on validation, each seed's
-test accuracy, training accuracy and hidden spikes per neuron of that epoch;
-the first line per data set is Table 1's run of the same network, and
-`--settings readout=all_spikes`, which adds nothing, runs that network again
-at the current commit: with today's defaults, silent_output=peak among them).
+ones: the file is merged, not replaced) and regularization.md (per data set and
+variant: mean validation and test accuracy at the epoch chosen on validation,
+each seed's test accuracy, training accuracy and hidden spikes per neuron of
+that epoch; the first line per data set is Table 1's run of the same network,
+and `--settings readout=all_spikes`, which adds nothing, runs that network
+again at the current commit: with today's defaults, silent_output=peak among
+them).
 """
 import argparse
 import json

@@ -73,7 +73,12 @@ def train(name, dataset, config=None, settings=None, epochs=None):
         with open(log_path, "a") as log:
             status = subprocess.run(run_cmd, stdout=log, stderr=subprocess.STDOUT).returncode
         if status != 0:
-            fail(f"run {name} failed (exit {status}); see {log_path}")
+            # The command's own message (one line for bad input) is the last
+            # line of its log: say it here rather than only where to look.
+            with open(log_path) as log:
+                lines = [line.rstrip() for line in log if line.strip()]
+            last = f": {lines[-1]}" if lines else ""
+            fail(f"run {name} failed (exit {status}){last}; the whole log: {log_path}")
         write_atomic(record, json.dumps({"command": shown, **provenance}, indent=1) + "\n")
     return summary(name)
 

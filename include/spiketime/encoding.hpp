@@ -17,7 +17,9 @@ struct Encoding {
 };
 
 // Feature f with value x in (0, 1] spikes once at t_in_max * (1 - x); x <= 0
-// does not spike. Bias neuron b (index n_features + b) spikes at bias_times[b].
+// does not spike. (x above 1 would spike before 0: the data loaders give
+// [0, 1], and the Python module refuses other values.) Bias neuron b (index
+// n_features + b) spikes at bias_times[b].
 void encode_latency(const float* features, int n_features, const Encoding& encoding, SpikeTrain& out);
 
 // Orders a spike train by time, ties by neuron index.

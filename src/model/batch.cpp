@@ -118,10 +118,10 @@ void NetworkBatch::output(double* out) const {
   std::vector<std::size_t> filled(n_out);
   for (std::size_t b = 0; b < static_cast<std::size_t>(batch_); ++b) {
     std::fill(filled.begin(), filled.end(), 0);
-    const SpikeTrain& s = traces_[b].back().spikes;
-    for (std::size_t e = 0; e < s.size(); ++e) {
-      const auto i = static_cast<std::size_t>(s.neurons[e]);
-      out[(b * n_out + i) * slots + filled[i]++] = s.times[e];
+    const SpikeTrain& spikes = traces_[b].back().spikes;
+    for (std::size_t e = 0; e < spikes.size(); ++e) {
+      const auto i = static_cast<std::size_t>(spikes.neurons[e]);
+      out[(b * n_out + i) * slots + filled[i]++] = spikes.times[e];
     }
   }
 }
@@ -150,11 +150,11 @@ void NetworkBatch::backward(const double* grad_output, GradientGuard guard, cons
     ts.filled.resize(n_out);
     const auto [begin, end] = split_range(static_cast<std::size_t>(batch_), pool.size(), t);
     for (std::size_t b = begin; b < end; ++b) {
-      const SpikeTrain& s = traces_[b].back().spikes;
-      ts.grad_out.resize(s.size());
+      const SpikeTrain& spikes = traces_[b].back().spikes;
+      ts.grad_out.resize(spikes.size());
       std::fill(ts.filled.begin(), ts.filled.end(), 0);
-      for (std::size_t e = 0; e < s.size(); ++e) {
-        const auto i = static_cast<std::size_t>(s.neurons[e]);
+      for (std::size_t e = 0; e < spikes.size(); ++e) {
+        const auto i = static_cast<std::size_t>(spikes.neurons[e]);
         ts.grad_out[e] = grad_output[(b * n_out + i) * out_slots + ts.filled[i]++];
       }
       for (std::size_t l = 0; l < n_layers; ++l) {

@@ -121,10 +121,10 @@ void ForwardBlock(const ForwardArgs& a, int b, int width) {
     hn::Store(hn::Zero(d), d, c[0] + q * kTLanes);
   }
   for (uint32_t k = 0; k < a.n_steps; ++k) {
-    const InputStep& s = a.steps[k];
-    if (s.dt > 0.0) {
-      const auto fm = hn::Set(d, static_cast<T>(s.f.membrane)), fkappa = hn::Set(d, static_cast<T>(s.f.kappa)),
-                 fs = hn::Set(d, static_cast<T>(s.f.synapse));
+    const InputStep& step = a.steps[k];
+    if (step.dt > 0.0) {
+      const auto fm = hn::Set(d, static_cast<T>(step.f.membrane)), fkappa = hn::Set(d, static_cast<T>(step.f.kappa)),
+                 fs = hn::Set(d, static_cast<T>(step.f.synapse));
       uint64_t flagged = 0;
       const T *v0 = v[now], *c0 = c[now];
       T *v1 = v[1 - now], *c1 = c[1 - now];
@@ -163,7 +163,7 @@ void ForwardBlock(const ForwardArgs& a, int b, int width) {
       now = 1 - now;
     }
     T* cn = c[now];
-    for (uint32_t e = s.first; e < s.last; ++e) {
+    for (uint32_t e = step.first; e < step.last; ++e) {
       if (e + kPrefetchAhead < a.n_inputs) {  // one prefetch a cache line
         const T* ahead = weights + static_cast<std::size_t>(a.inputs[e + kPrefetchAhead]) * a.stride;
         for (int q = 0; q < used; q += kLineVecs) hwy::Prefetch(ahead + q * kTLanes);

@@ -224,10 +224,10 @@ struct ResolveContext {
 void resolve_flagged(void* context, int b, uint32_t step, uint64_t flagged, const double* v0, const double* c0,
                      double* v1) {
   auto& r = *static_cast<ResolveContext*>(context);
-  const InputStep& s = r.steps[step];
+  const InputStep& at = r.steps[step];
   for (; flagged != 0; flagged &= flagged - 1) {
     const int lane = std::countr_zero(flagged);
-    resolve_crossings(r.p, b + lane, step, {v0[lane], c0[lane]}, s.t0, s.dt, s.f, r.trace, r.ws, r.solver, r.limits,
+    resolve_crossings(r.p, b + lane, step, {v0[lane], c0[lane]}, at.t0, at.dt, at.f, r.trace, r.ws, r.solver, r.limits,
                       v1[lane]);
   }
 }
@@ -258,9 +258,9 @@ void emit_spikes(LayerTrace& trace, LayerWorkspace& ws) {
     return a.time < c.time || (a.time == c.time && a.rank < c.rank);
   };
   for (std::size_t k = 0; k < n_steps; ++k) {
-    const InputStep& s = trace.steps[k];
-    detail::sort_by_time(ws.sort_keys.data() + ws.group_start[k], ws.group_start[k + 1] - ws.group_start[k], s.t0,
-                         s.t0 + s.dt, [](const LayerWorkspace::SortKey& key) { return key.time; }, earlier,
+    const InputStep& step = trace.steps[k];
+    detail::sort_by_time(ws.sort_keys.data() + ws.group_start[k], ws.group_start[k + 1] - ws.group_start[k], step.t0,
+                         step.t0 + step.dt, [](const LayerWorkspace::SortKey& key) { return key.time; }, earlier,
                          ws.bucket_start, ws.bucket_order, ws.bucket_keys);
   }
   for (const auto& key : ws.sort_keys) {

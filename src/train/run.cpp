@@ -31,13 +31,13 @@ TrainConfig resolve_config(const json& object, const std::string& source, const 
     if (!it->is_string()) throw InputError(source + ": config key 'dataset': expected a string");  // found by fuzz_config
     name = it->get<std::string>();
   }
-  for (const auto& s : settings) {
-    if (s.rfind("dataset=", 0) == 0) name = s.substr(8);
+  for (const auto& setting : settings) {
+    if (setting.rfind("dataset=", 0) == 0) name = setting.substr(8);
   }
   if (!dataset.empty()) name = dataset;
   TrainConfig c = default_config(name);
   apply_config(c, object, source);
-  for (const auto& s : settings) apply_setting(c, s);
+  for (const auto& setting : settings) apply_setting(c, setting);
   c.dataset = name;
   if (epochs > 0) c.epochs = epochs;
   validate_config(c);
@@ -68,23 +68,23 @@ json evaluation_report(const Model& model, const std::string& dataset, const std
                      std::to_string(data.n_features) + " and " + std::to_string(data.n_classes));
   }
   ThreadPool pool(thread_count(threads));
-  const PassStats s = evaluate(model, data, pool);
+  const PassStats stats = evaluate(model, data, pool);
   const auto classes = static_cast<std::size_t>(model.n_classes);
   std::vector<std::vector<int64_t>> confusion(classes);
   for (std::size_t y = 0; y < classes; ++y) {
-    confusion[y].assign(s.confusion.begin() + static_cast<long>(y * (classes + 1)),
-                        s.confusion.begin() + static_cast<long>((y + 1) * (classes + 1)));
+    confusion[y].assign(stats.confusion.begin() + static_cast<long>(y * (classes + 1)),
+                        stats.confusion.begin() + static_cast<long>((y + 1) * (classes + 1)));
   }
   return {{"dataset", dataset},
           {"split", split},
-          {"n", s.n},
-          {"accuracy", s.accuracy()},
-          {"loss", s.loss()},
-          {"spikes_per_neuron", s.spikes_per_neuron()},
-          {"silent_fraction", s.silent_fraction()},
-          {"spike_count_histogram", s.count_histogram},
-          {"ties", s.ties},
-          {"all_silent", s.all_silent},
+          {"n", stats.n},
+          {"accuracy", stats.accuracy()},
+          {"loss", stats.loss()},
+          {"spikes_per_neuron", stats.spikes_per_neuron()},
+          {"silent_fraction", stats.silent_fraction()},
+          {"spike_count_histogram", stats.count_histogram},
+          {"ties", stats.ties},
+          {"all_silent", stats.all_silent},
           {"confusion", confusion}};
 }
 
@@ -262,31 +262,32 @@ int TrainingRun::epochs_done() const { return state_->progress.epochs_done; }
 const std::string& TrainingRun::dir() const { return state_->dir; }
 
 RunResult TrainingRun::run(int stop_after, const Callbacks& callbacks) {
-  State& s = *state_;
-  Trainer& trainer = *s.trainer;
+  State& state = *state_;
+  Trainer& trainer = *state.trainer;
   RunResult result;
   int ran = 0;
-  for (int epoch = s.progress.epochs_done; epoch < s.config.epochs; ++epoch) {
+  for (int epoch = state.progress.epochs_done; epoch < state.config.epochs; ++epoch) {
     if (stop_after > 0 && ran == stop_after) break;
     const auto started = std::chrono::steady_clock::now();
     EpochReport report;
     report.epoch = epoch + 1;
-    report.epochs = s.config.epochs;
-    report.train = trainer.train_epoch(s.data.train, epoch, [&](std::size_t done, std::size_t total, const PassStats& so_far) {
+    report.epochs = state.config.epochs;
+    const auto progress = [&](std::size_t done, std::size_t total, const PassStats& so_far) {
       if (callbacks.progress) callbacks.progress(epoch + 1, done, total, so_far);
-    });
+    };
+    report.train = trainer.train_epoch(state.data.train, epoch, progress);
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    report.validation = evaluate(trainer.model(), s.data.validation, *s.pool);
-    report.test = evaluate(trainer.model(), s.data.test, *s.pool);
+    report.validation = evaluate(trainer.model(), state.data.validation, *state.pool);
+    report.test = evaluate(trainer.model(), state.data.test, *state.pool);
     // The model is chosen on validation (train accuracy when there is no
     // validation split); the test split is only reported.
-    const double score = s.data.validation.size() ? report.validation.accuracy() : report.train.accuracy();
-    if (score > s.progress.best_score) {
-      s.progress.best_score = score;
-      s.progress.best_epoch = epoch + 1;
+    const double score = state.data.validation.size() ? report.validation.accuracy() : report.train.accuracy();
+    if (score > state.progress.best_score) {
+      state.progress.best_score = score;
+      state.progress.best_epoch = epoch + 1;
       report.new_best = true;
-      s.best_weights.clear();
-      for (const Layer& l : trainer.model().net.layers) s.best_weights.push_back(l.packed(l.weights));
+      state.best_weights.clear();
+      for (const Layer& l : trainer.model().net.layers) state.best_weights.push_back(l.packed(l.weights));
     }
     report.metrics = {{"epoch", epoch + 1},
                       {"lr", trainer.learning_rate(epoch)},
@@ -302,32 +303,32 @@ RunResult TrainingRun::run(int stop_after, const Callbacks& callbacks) {
                       {"seconds", report.seconds},
                       {"simd_target", active_target()},
                       {"samples_per_second", static_cast<double>(report.train.n) / report.seconds}};
-    s.metrics += report.metrics.dump() + "\n";
-    s.progress.epochs_done = epoch + 1;
+    state.metrics += report.metrics.dump() + "\n";
+    state.progress.epochs_done = epoch + 1;
     // The metrics line, the checkpoint (the commit point), then model.bin:
     // resume can cut back the first and rewrite the last.
-    io::write_text_atomically(s.metrics_path, s.metrics);
+    io::write_text_atomically(state.metrics_path, state.metrics);
     exit_here_if_asked("metrics", epoch + 1);
-    write_checkpoint(s.checkpoint_path, trainer, s.config, s.progress, s.best_weights);
+    write_checkpoint(state.checkpoint_path, trainer, state.config, state.progress, state.best_weights);
     exit_here_if_asked("checkpoint", epoch + 1);
-    if (report.new_best) s.save_best();
+    if (report.new_best) state.save_best();
     exit_here_if_asked("model", epoch + 1);
     ++ran;
     result.last_metrics = report.metrics;
     if (callbacks.epoch_done) callbacks.epoch_done(report);
   }
-  result.epochs_done = s.progress.epochs_done;
-  result.epochs = s.config.epochs;
-  result.best_epoch = s.progress.best_epoch;
-  result.best_score = s.progress.best_score;
-  result.model_path = s.model_path;
-  result.finished = s.progress.epochs_done >= s.config.epochs;
-  if (result.last_metrics.is_null() && !s.metrics.empty()) {
-    const std::string last = s.metrics.substr(s.metrics.rfind('\n', s.metrics.size() - 2) + 1);
+  result.epochs_done = state.progress.epochs_done;
+  result.epochs = state.config.epochs;
+  result.best_epoch = state.progress.best_epoch;
+  result.best_score = state.progress.best_score;
+  result.model_path = state.model_path;
+  result.finished = state.progress.epochs_done >= state.config.epochs;
+  if (result.last_metrics.is_null() && !state.metrics.empty()) {
+    const std::string last = state.metrics.substr(state.metrics.rfind('\n', state.metrics.size() - 2) + 1);
     result.last_metrics = json::parse(last, nullptr, false);
   }
   if (result.finished && result.best_epoch > 0) {
-    result.test_accuracy = evaluate(load_model(s.model_path), s.data.test, *s.pool).accuracy();
+    result.test_accuracy = evaluate(load_model(state.model_path), state.data.test, *state.pool).accuracy();
   }
   return result;
 }

@@ -118,28 +118,28 @@ struct TrainingNoise {
 };
 
 // Runs one sample forward and records its statistics.
-ReadoutResult run_sample(const Model& model, const float* features, int label, SampleState& s,
+ReadoutResult run_sample(const Model& model, const float* features, int label, SampleState& state,
                          const TrainingNoise& noise = {}) {
-  encode_latency(features, model.n_features, model.encoding, s.input);
+  encode_latency(features, model.n_features, model.encoding, state.input);
   if (noise.input_drop > 0.0 || noise.jitter > 0.0) {
-    perturb_spike_train(s.input, noise.input_drop, noise.jitter, model.net.t_end, noise.seed);
+    perturb_spike_train(state.input, noise.input_drop, noise.jitter, model.net.t_end, noise.seed);
   }
-  network_forward(model.net, s.input, s.ws, CrossingSolver::Automatic, noise.hidden);
-  const ReadoutResult r = readout_loss(model.readout, s.ws.traces.back(), model.n_classes, label, model.net.t_end,
-                                       model.tau_out, s.grad_out);
-  PassStats& st = s.stats;
-  ++st.n;
-  st.loss_sum += r.loss;
-  st.correct += r.predicted == label;
-  st.ties += r.tie;
-  st.all_silent += r.all_silent;
+  network_forward(model.net, state.input, state.ws, CrossingSolver::Automatic, noise.hidden);
+  const ReadoutResult r = readout_loss(model.readout, state.ws.traces.back(), model.n_classes, label, model.net.t_end,
+                                       model.tau_out, state.grad_out);
+  PassStats& stats = state.stats;
+  ++stats.n;
+  stats.loss_sum += r.loss;
+  stats.correct += r.predicted == label;
+  stats.ties += r.tie;
+  stats.all_silent += r.all_silent;
   const int predicted = r.predicted < 0 ? model.n_classes : r.predicted;
-  ++st.confusion[static_cast<std::size_t>(label * (model.n_classes + 1) + predicted)];
-  for (std::size_t l = 0; l < s.ws.traces.size(); ++l) {
-    const auto& counts = s.ws.traces[l].spike_counts;
-    auto& hist = st.count_histogram[l];
+  ++stats.confusion[static_cast<std::size_t>(label * (model.n_classes + 1) + predicted)];
+  for (std::size_t l = 0; l < state.ws.traces.size(); ++l) {
+    const auto& counts = state.ws.traces[l].spike_counts;
+    auto& hist = stats.count_histogram[l];
     for (std::size_t i = 0; i < counts.size(); ++i) {
-      st.neuron_spikes[l][i] += counts[i];
+      stats.neuron_spikes[l][i] += counts[i];
       const auto k = static_cast<std::size_t>(counts[i]);
       if (k >= hist.size()) hist.resize(k + 1, 0);
       ++hist[k];
@@ -179,7 +179,7 @@ class ScaledThresholds {
 template <class F>
 std::vector<SampleState> over_samples(const Model& model, std::size_t n, ThreadPool& pool, F&& f) {
   std::vector<SampleState> states(static_cast<std::size_t>(pool.size()));
-  for (auto& s : states) s.stats.reset(model);
+  for (auto& state : states) state.stats.reset(model);
   pool.run([&](int t) {
     const auto [begin, end] = split_range(n, pool.size(), t);
     for (std::size_t i = begin; i < end; ++i) f(i, states[t]);
@@ -193,7 +193,7 @@ PassStats evaluate(const Model& model, const Dataset& data, ThreadPool& pool) {
   });
   PassStats total;
   total.reset(model);
-  for (const auto& s : states) total.merge(s.stats);
+  for (const auto& state : states) total.merge(state.stats);
   return total;
 }
 

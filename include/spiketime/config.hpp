@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "spiketime/layer.hpp"        // SpikeLimits, Precision
+#include "spiketime/model.hpp"        // Readout
 #include "spiketime/thread_pool.hpp"  // kMaxThreads
 
 namespace spiketime {
@@ -45,7 +46,7 @@ struct TrainConfig {
   double t_in_max = 10.0;
   std::vector<double> bias_times = {};
   // Readout and loss
-  std::string readout = "first_spike";
+  Readout readout = Readout::FirstSpike;
   double tau_out = 1.0;
   // Optimization
   Optimizer optimizer = Optimizer::Adam;

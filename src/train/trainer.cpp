@@ -70,7 +70,7 @@ Model build_model(const TrainConfig& c, const Dataset& train) {
   m.encoding.t_in_max = c.t_in_max;
   m.encoding.bias_times = c.bias_times;
   m.net.t_end = c.t_end;
-  m.readout = parse_readout(c.readout);
+  m.readout = c.readout;
   m.tau_out = c.tau_out;
 
   // Expected input spikes per sample, from the first samples of the training set.

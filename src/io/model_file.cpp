@@ -93,30 +93,30 @@ constexpr long long kMaxWidth = kMaxNeurons;
 
 Model model_from(const json& header, std::vector<std::vector<double>> weights, const std::string& path) {
   const HeaderReader r{path};
-  Model m;
-  m.dataset = r.text(r.at(header, "dataset", ""), "dataset");
-  m.n_features = static_cast<int>(r.integer(r.at(header, "features", ""), "features", 1, kMaxWidth));
-  m.n_classes = static_cast<int>(r.integer(r.at(header, "classes", ""), "classes", 1, kMaxWidth));
-  m.net.t_end = r.positive(r.at(header, "t_end", ""), "t_end");
+  Model model;
+  model.dataset = r.text(r.at(header, "dataset", ""), "dataset");
+  model.n_features = static_cast<int>(r.integer(r.at(header, "features", ""), "features", 1, kMaxWidth));
+  model.n_classes = static_cast<int>(r.integer(r.at(header, "classes", ""), "classes", 1, kMaxWidth));
+  model.net.t_end = r.positive(r.at(header, "t_end", ""), "t_end");
   const json& encoding = r.at(header, "encoding", "");
-  m.encoding.t_in_max = r.positive(r.at(encoding, "t_in_max", "encoding"), "encoding.t_in_max");
+  model.encoding.t_in_max = r.positive(r.at(encoding, "t_in_max", "encoding"), "encoding.t_in_max");
   const json& bias = r.at(encoding, "bias_times", "encoding");
   if (!bias.is_array() || bias.size() > static_cast<std::size_t>(kMaxWidth)) {
     r.fail("encoding.bias_times", "must be an array of times");
   }
   for (std::size_t k = 0; k < bias.size(); ++k) {
-    m.encoding.bias_times.push_back(r.number(bias[k], "encoding.bias_times[" + std::to_string(k) + "]"));
+    model.encoding.bias_times.push_back(r.number(bias[k], "encoding.bias_times[" + std::to_string(k) + "]"));
   }
   const json& readout = r.at(header, "readout", "");
   const std::string readout_kind = r.text(r.at(readout, "kind", "readout"), "readout.kind");
   try {
-    m.readout = parse_readout(readout_kind);
+    model.readout = parse_readout(readout_kind);
   } catch (const InputError& e) {
     r.fail("readout.kind", e.what());
   }
-  m.tau_out = r.positive(r.at(readout, "tau_out", "readout"), "readout.tau_out");
-  m.provenance = header.value("provenance", json::object());
-  if (!m.provenance.is_object()) r.fail("provenance", "must be an object");
+  model.tau_out = r.positive(r.at(readout, "tau_out", "readout"), "readout.tau_out");
+  model.provenance = header.value("provenance", json::object());
+  if (!model.provenance.is_object()) r.fail("provenance", "must be an object");
   const json& layers = r.at(header, "layers", "");
   if (!layers.is_array()) r.fail("layers", "must be an array");
   if (layers.size() != weights.size()) {
@@ -143,25 +143,25 @@ Model model_from(const json& header, std::vector<std::vector<double>> weights, c
     }
     Layer layer(p, static_cast<int>(n_in), static_cast<int>(n_out));
     layer.weights = layer.padded(weights[l]);
-    m.net.layers.push_back(std::move(layer));
+    model.net.layers.push_back(std::move(layer));
   }
   try {
-    m.net.validate();
+    model.net.validate();
   } catch (const std::invalid_argument& e) {
     throw InputError(path + ": " + e.what());
   }
   if (header.contains("precision")) {
     const std::string name = r.text(header["precision"], "precision");
     try {
-      m.net.set_precision(parse_precision(name));
+      model.net.set_precision(parse_precision(name));
     } catch (const InputError& e) {
       r.fail("precision", e.what());
     }
   }
-  if (m.net.n_inputs() != m.encoding.n_inputs(m.n_features) || m.net.n_outputs() != m.n_classes) {
+  if (model.net.n_inputs() != model.encoding.n_inputs(model.n_features) || model.net.n_outputs() != model.n_classes) {
     throw InputError(path + ": the layers do not fit the encoding or the number of classes");
   }
-  return m;
+  return model;
 }
 
 std::string model_bytes(const Model& model) {

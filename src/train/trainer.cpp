@@ -63,15 +63,15 @@ std::vector<double> PassStats::silent_fraction() const {
 }
 
 Model build_model(const TrainConfig& c, const Dataset& train) {
-  Model m;
-  m.dataset = c.dataset;
-  m.n_features = train.n_features;
-  m.n_classes = train.n_classes;
-  m.encoding.t_in_max = c.t_in_max;
-  m.encoding.bias_times = c.bias_times;
-  m.net.t_end = c.t_end;
-  m.readout = c.readout;
-  m.tau_out = c.tau_out;
+  Model model;
+  model.dataset = c.dataset;
+  model.n_features = train.n_features;
+  model.n_classes = train.n_classes;
+  model.encoding.t_in_max = c.t_in_max;
+  model.encoding.bias_times = c.bias_times;
+  model.net.t_end = c.t_end;
+  model.readout = c.readout;
+  model.tau_out = c.tau_out;
 
   // Expected input spikes per sample, from the first samples of the training set.
   const std::size_t probe = std::min<std::size_t>(train.size(), 1000);
@@ -82,7 +82,7 @@ Model build_model(const TrainConfig& c, const Dataset& train) {
                     static_cast<double>(c.bias_times.size());
 
   std::mt19937_64 rng(static_cast<uint64_t>(c.seed));
-  std::vector<int> sizes = {m.encoding.n_inputs(train.n_features)};
+  std::vector<int> sizes = {model.encoding.n_inputs(train.n_features)};
   sizes.insert(sizes.end(), c.hidden.begin(), c.hidden.end());
   sizes.push_back(train.n_classes);
   for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
@@ -93,10 +93,10 @@ Model build_model(const TrainConfig& c, const Dataset& train) {
     p.max_spikes = per_layer(c.max_spikes, l);
     Layer layer(p, sizes[l], sizes[l + 1]);
     initialize_weights(layer, rng, std::max(arriving, 1.0), c.init_mean_drive, c.init_std_drive);
-    m.net.layers.push_back(std::move(layer));
+    model.net.layers.push_back(std::move(layer));
     arriving = sizes[l + 1] * c.init_hidden_spikes;
   }
-  return m;
+  return model;
 }
 
 namespace {

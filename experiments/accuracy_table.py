@@ -82,8 +82,8 @@ def snn_rows(datasets, seeds, variants):
 
 def ann_rows(datasets, seeds, skip):
     """The ANN rows of both shapes, trained to convergence (ann_baseline.py's
-    defaults: 30 epochs, no augmentation); of several lengths in ann.csv, the
-    longest."""
+    defaults: 30 epochs, no augmentation, no dropout or weight decay); of
+    several lengths in ann.csv, the longest."""
     path = os.path.join(common.RESULTS, "ann.csv")
     if not skip:
         cmd = [sys.executable, os.path.join(common.ROOT, "experiments", "ann_baseline.py"), "--datasets", *datasets,
@@ -92,7 +92,8 @@ def ann_rows(datasets, seeds, skip):
             common.fail("the ANN baseline failed")
     rows = [dict(r, hidden=r.get("hidden") or "800") for r in common.read_csv(path)
             if r["dataset"] in datasets and int(r["seed"]) in seeds
-            and not float(r.get("shift") or 0) and not float(r.get("flip") or 0)]  # augmented: not Table 1's
+            and not any(float(r.get(k) or 0) for k in ("shift", "flip", "dropout", "weight_decay"))]
+    # (augmented or regularized: not Table 1's rows)
     longest = {}
     for r in rows:
         key = (r["dataset"], r["hidden"])

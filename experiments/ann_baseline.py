@@ -7,12 +7,16 @@ test images), the epoch chosen on validation.
 
     experiments/ann_baseline.py [--datasets mnist fashion-mnist] [--hidden 800 800-800] [--seeds 1 2 3]
                                 [--epochs 30] [--batch-size 128] [--lr 1e-3] [--threads N]
-                                [--shift PIXELS] [--flip P]
+                                [--shift PIXELS] [--flip P] [--dropout P] [--weight-decay WD]
 
 --shift and --flip augment the training images as spiketime's config keys
 input_shift and input_flip do: each image mirrored left to right with
 probability P, then moved by dx and dy pixels, each uniform in [-PIXELS,
-PIXELS], zeros moved in; drawn anew for every image in every epoch.
+PIXELS], zeros moved in; drawn anew for every image in every epoch. --dropout and --weight-decay
+regularize as spiketime's hidden_dropout and weight_decay do: each hidden
+unit zeroed with probability P in training (torch.nn.Dropout after every
+hidden ReLU, the survivors scaled by 1 / (1 - P)), and decoupled weight
+decay, w -= lr * WD * w at every step (torch.optim.AdamW; Adam without it).
 
 Writes experiments/results/ann.csv after every run, keeping its rows of other
 settings and reusing a finished run of the same settings, so an interrupted
@@ -78,14 +82,17 @@ def load(dataset, validation_size=10000):
 
 
 def accuracy(model, x, y):
+    model.eval()  # dropout off
     with torch.no_grad():
         return (model(x).argmax(1) == y).float().mean().item()
 
 
-def mlp(hidden):
+def mlp(hidden, dropout=0.0):
     layers, width = [], 784
     for h in hidden:
         layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
+        if dropout > 0:
+            layers.append(torch.nn.Dropout(dropout))
         width = h
     return torch.nn.Sequential(*layers, torch.nn.Linear(width, 10))
 
@@ -110,17 +117,21 @@ def augment(x, shift, flip):
     return images.reshape(n, 784)
 
 
-def train(dataset, hidden, seed, epochs, batch_size, lr, threads, shift=0, flip=0.0):
+def train(dataset, hidden, seed, epochs, batch_size, lr, threads, shift=0, flip=0.0, dropout=0.0, weight_decay=0.0):
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     (xt, yt), (xv, yv), (xs, ys) = load(dataset)
-    model = mlp([int(h) for h in hidden.split("-")])
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    model = mlp([int(h) for h in hidden.split("-")], dropout)
+    if weight_decay > 0:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs)
     loss_fn = torch.nn.CrossEntropyLoss()
     best = None
     start = time.time()
     for epoch in range(1, epochs + 1):
+        model.train()
         order = torch.randperm(len(yt))
         for b in range(0, len(yt), batch_size):
             idx = order[b:b + batch_size]
@@ -135,28 +146,29 @@ def train(dataset, hidden, seed, epochs, batch_size, lr, threads, shift=0, flip=
                     "train_accuracy": accuracy(model, xt, yt)}
         print(f"  {dataset} 784-{hidden}-10 seed {seed} epoch {epoch}: validation {100 * val:.2f}%", flush=True)
     return {"dataset": dataset, "hidden": hidden, "seed": seed, "epochs": epochs, "batch_size": batch_size, "lr": lr,
-            "shift": shift, "flip": flip, "best_epoch": best["epoch"], "train_accuracy": best["train_accuracy"],
+            "shift": shift, "flip": flip, "dropout": dropout, "weight_decay": weight_decay, "best_epoch": best["epoch"], "train_accuracy": best["train_accuracy"],
             "validation_accuracy": best["validation_accuracy"], "test_accuracy": best["test_accuracy"],
             "seconds": round(time.time() - start, 1), "torch": torch.__version__,
             "commit": common.git_commit()["commit"]}
 
 
-FIELDS = ["dataset", "hidden", "seed", "epochs", "batch_size", "lr", "shift", "flip", "best_epoch", "train_accuracy", "validation_accuracy",
+FIELDS = ["dataset", "hidden", "seed", "epochs", "batch_size", "lr", "shift", "flip", "dropout", "weight_decay", "best_epoch", "train_accuracy", "validation_accuracy",
           "test_accuracy", "seconds", "torch", "commit"]
 CSV = os.path.join(common.RESULTS, "ann.csv")
 
 
-KEY = ["dataset", "hidden", "seed", "epochs", "batch_size", "lr", "shift", "flip"]
+KEY = ["dataset", "hidden", "seed", "epochs", "batch_size", "lr", "shift", "flip", "dropout", "weight_decay"]
 
 
 def read_rows():
     """The rows of ann.csv (those of older versions get today's defaults)."""
-    return [dict(r, hidden=r.get("hidden") or "800", shift=r.get("shift") or 0, flip=r.get("flip") or 0.0)
+    return [dict(r, hidden=r.get("hidden") or "800", shift=r.get("shift") or 0, flip=r.get("flip") or 0.0,
+                 dropout=r.get("dropout") or 0.0, weight_decay=r.get("weight_decay") or 0.0)
             for r in common.read_csv(CSV)]
 
 
 def key(row):
-    return tuple(str(float(row[k])) if k in ("lr", "flip") else str(row[k]) for k in KEY)
+    return tuple(str(float(row[k])) if k in ("lr", "flip", "dropout", "weight_decay") else str(row[k]) for k in KEY)
 
 
 def main():
@@ -171,11 +183,17 @@ def main():
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--shift", type=int, default=0, help="augmentation: largest move of an image, in pixels")
     p.add_argument("--flip", type=float, default=0.0, help="augmentation: probability of mirroring an image")
+    p.add_argument("--dropout", type=float, default=0.0, help="probability of dropping each hidden unit in training")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="decoupled weight decay (AdamW)")
     a = p.parse_args()
     if not 0 <= a.shift <= 27:
         common.fail(f"--shift {a.shift}: expected 0 to 27 pixels")
     if not 0 <= a.flip <= 1:
         common.fail(f"--flip {a.flip}: expected a probability, in [0, 1]")
+    if not 0 <= a.dropout < 1:
+        common.fail(f"--dropout {a.dropout}: expected a probability, in [0, 1)")
+    if not 0 <= a.weight_decay < 1e3:
+        common.fail(f"--weight-decay {a.weight_decay}: expected a number from 0 to 1000")
     for h in a.hidden:
         if not all(w.isdigit() and int(w) > 0 for w in h.split("-")):
             common.fail(f"--hidden {h}: expected positive widths joined by '-', such as 800 or 800-800")
@@ -184,18 +202,22 @@ def main():
         for h in a.hidden:
             for s in a.seeds:
                 k = key({"dataset": d, "hidden": h, "seed": s, "epochs": a.epochs, "batch_size": a.batch_size,
-                         "lr": a.lr, "shift": a.shift, "flip": a.flip})
+                         "lr": a.lr, "shift": a.shift, "flip": a.flip, "dropout": a.dropout,
+                         "weight_decay": a.weight_decay})
                 if k in done:
                     r = done[k]
                 else:
-                    r = train(d, h, s, a.epochs, a.batch_size, a.lr, a.threads, a.shift, a.flip)
+                    r = train(d, h, s, a.epochs, a.batch_size, a.lr, a.threads, a.shift, a.flip, a.dropout,
+                              a.weight_decay)
                     # Into the file as it is now: another call running
                     # meanwhile may have added its runs.
                     rows = read_rows()
                     rows.append(r)
                     common.write_csv(CSV, rows, FIELDS)
-                augmentation = f" shift {a.shift} flip {a.flip}" if a.shift or a.flip else ""
-                print(f"{d} 784-{h}-10{augmentation} seed {s}: test {100 * float(r['test_accuracy']):.2f}% "
+                variant = f" shift {a.shift} flip {a.flip}" if a.shift or a.flip else ""
+                if a.dropout or a.weight_decay:
+                    variant += f" dropout {a.dropout} weight decay {a.weight_decay}"
+                print(f"{d} 784-{h}-10{variant} seed {s}: test {100 * float(r['test_accuracy']):.2f}% "
                       f"(epoch {r['best_epoch']} of {r['epochs']})", flush=True)
     print(f"wrote {os.path.relpath(CSV, common.ROOT)}")
 

@@ -12,11 +12,12 @@ test images), the epoch chosen on validation.
 --shift and --flip augment the training images as spiketime's config keys
 input_shift and input_flip do: each image mirrored left to right with
 probability P, then moved by dx and dy pixels, each uniform in [-PIXELS,
-PIXELS], zeros moved in; drawn anew for every image in every epoch. --dropout and --weight-decay
-regularize as spiketime's hidden_dropout and weight_decay do: each hidden
-unit zeroed with probability P in training (torch.nn.Dropout after every
-hidden ReLU, the survivors scaled by 1 / (1 - P)), and decoupled weight
-decay, w -= lr * WD * w at every step (torch.optim.AdamW; Adam without it).
+PIXELS], zeros moved in; drawn anew for every image in every epoch.
+--dropout and --weight-decay regularize as spiketime's hidden_dropout and
+weight_decay do: each hidden unit zeroed with probability P in training
+(torch.nn.Dropout after every hidden ReLU, the survivors scaled by
+1 / (1 - P)), and decoupled weight decay, w -= lr * WD * w at every step
+(torch.optim.AdamW; Adam without it).
 
 Writes experiments/results/ann.csv after every run, keeping its rows of other
 settings and reusing a finished run of the same settings, so an interrupted
@@ -146,14 +147,15 @@ def train(dataset, hidden, seed, epochs, batch_size, lr, threads, shift=0, flip=
                     "train_accuracy": accuracy(model, xt, yt)}
         print(f"  {dataset} 784-{hidden}-10 seed {seed} epoch {epoch}: validation {100 * val:.2f}%", flush=True)
     return {"dataset": dataset, "hidden": hidden, "seed": seed, "epochs": epochs, "batch_size": batch_size, "lr": lr,
-            "shift": shift, "flip": flip, "dropout": dropout, "weight_decay": weight_decay, "best_epoch": best["epoch"], "train_accuracy": best["train_accuracy"],
+            "shift": shift, "flip": flip, "dropout": dropout, "weight_decay": weight_decay,
+            "best_epoch": best["epoch"], "train_accuracy": best["train_accuracy"],
             "validation_accuracy": best["validation_accuracy"], "test_accuracy": best["test_accuracy"],
             "seconds": round(time.time() - start, 1), "torch": torch.__version__,
             "commit": common.git_commit()["commit"]}
 
 
-FIELDS = ["dataset", "hidden", "seed", "epochs", "batch_size", "lr", "shift", "flip", "dropout", "weight_decay", "best_epoch", "train_accuracy", "validation_accuracy",
-          "test_accuracy", "seconds", "torch", "commit"]
+FIELDS = ["dataset", "hidden", "seed", "epochs", "batch_size", "lr", "shift", "flip", "dropout", "weight_decay",
+          "best_epoch", "train_accuracy", "validation_accuracy", "test_accuracy", "seconds", "torch", "commit"]
 CSV = os.path.join(common.RESULTS, "ann.csv")
 
 

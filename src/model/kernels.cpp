@@ -116,9 +116,9 @@ void ForwardBlock(const ForwardArgs& a, int b, int width) {
     threshold = a.threshold + b;
   }
   int now = 0;
-  for (int q = 0; q < used; ++q) {
-    hn::Store(hn::Zero(d), d, v[0] + q * kTLanes);
-    hn::Store(hn::Zero(d), d, c[0] + q * kTLanes);
+  for (int vec = 0; vec < used; ++vec) {
+    hn::Store(hn::Zero(d), d, v[0] + vec * kTLanes);
+    hn::Store(hn::Zero(d), d, c[0] + vec * kTLanes);
   }
   for (uint32_t k = 0; k < a.n_steps; ++k) {
     const InputStep& step = a.steps[k];
@@ -128,31 +128,31 @@ void ForwardBlock(const ForwardArgs& a, int b, int width) {
       uint64_t flagged = 0;
       const T *v0 = v[now], *c0 = c[now];
       T *v1 = v[1 - now], *c1 = c[1 - now];
-      for (int q = 0; q < used; ++q) {
-        const auto vq = hn::Load(d, v0 + q * kTLanes), cq = hn::Load(d, c0 + q * kTLanes);
-        const auto v1q = hn::Add(hn::Mul(fm, vq), hn::Mul(fkappa, cq)), c1q = hn::Mul(fs, cq);
-        hn::Store(v1q, d, v1 + q * kTLanes);
-        hn::Store(c1q, d, c1 + q * kTLanes);
-        const auto th = hn::LoadU(d, threshold + q * kTLanes);
-        const auto may_cross = hn::Or(hn::Ge(v1q, th), hn::And(hn::Lt(c1q, v1q), hn::Ge(cq, th)));
+      for (int vec = 0; vec < used; ++vec) {
+        const auto v_start = hn::Load(d, v0 + vec * kTLanes), c_start = hn::Load(d, c0 + vec * kTLanes);
+        const auto v_end = hn::Add(hn::Mul(fm, v_start), hn::Mul(fkappa, c_start)), c_end = hn::Mul(fs, c_start);
+        hn::Store(v_end, d, v1 + vec * kTLanes);
+        hn::Store(c_end, d, c1 + vec * kTLanes);
+        const auto th = hn::LoadU(d, threshold + vec * kTLanes);
+        const auto may_cross = hn::Or(hn::Ge(v_end, th), hn::And(hn::Lt(c_end, v_end), hn::Ge(c_start, th)));
         uint8_t bits[8] = {};
         hn::StoreMaskBits(d, may_cross, bits);
         uint64_t word;
         std::memcpy(&word, bits, sizeof word);
-        flagged |= (word & ((uint64_t{1} << kTLanes) - 1)) << (q * kTLanes);
+        flagged |= (word & ((uint64_t{1} << kTLanes) - 1)) << (vec * kTLanes);
       }
       if (flagged != 0) {
         if constexpr (std::is_same_v<T, float>) {
           // ResolveFn reads and writes the flagged lanes only.
-          for (uint64_t f = flagged; f != 0; f &= f - 1) {
-            const int lane = std::countr_zero(f);
+          for (uint64_t rest = flagged; rest != 0; rest &= rest - 1) {
+            const int lane = std::countr_zero(rest);
             v0d[lane] = v0[lane];
             c0d[lane] = c0[lane];
             v1d[lane] = v1[lane];
           }
           a.resolve(a.context, b, k, flagged, v0d, c0d, v1d);
-          for (uint64_t f = flagged; f != 0; f &= f - 1) {
-            const int lane = std::countr_zero(f);
+          for (uint64_t rest = flagged; rest != 0; rest &= rest - 1) {
+            const int lane = std::countr_zero(rest);
             v1[lane] = static_cast<float>(v1d[lane]);
             threshold_copy[lane] = threshold32(a.threshold[b + lane]);  // max_spikes may have silenced it
           }
@@ -166,13 +166,13 @@ void ForwardBlock(const ForwardArgs& a, int b, int width) {
     for (uint32_t e = step.first; e < step.last; ++e) {
       if (e + kPrefetchAhead < a.n_inputs) {  // one prefetch a cache line
         const T* ahead = weights + static_cast<std::size_t>(a.inputs[e + kPrefetchAhead]) * a.stride;
-        for (int q = 0; q < used; q += kLineVecs) hwy::Prefetch(ahead + q * kTLanes);
+        for (int vec = 0; vec < used; vec += kLineVecs) hwy::Prefetch(ahead + vec * kTLanes);
       }
       const T* row = weights + static_cast<std::size_t>(a.inputs[e]) * a.stride;
       hwy::Prefetch(row + kForwardBlock);
       hwy::Prefetch(row + 2 * kForwardBlock - 1);
-      for (int q = 0; q < used; ++q) {
-        hn::Store(hn::Add(hn::Load(d, cn + q * kTLanes), hn::LoadU(d, row + q * kTLanes)), d, cn + q * kTLanes);
+      for (int vec = 0; vec < used; ++vec) {
+        hn::Store(hn::Add(hn::Load(d, cn + vec * kTLanes), hn::LoadU(d, row + vec * kTLanes)), d, cn + vec * kTLanes);
       }
     }
   }
@@ -233,21 +233,21 @@ void BackwardBlock(const BackwardArgs& a, int block, int width) {
     if (!active) continue;  // no later spike of this block: nothing here depends on the input
     if (m >= kPrefetchAhead) {  // one prefetch a cache line
       const std::size_t ahead = static_cast<std::size_t>(a.inputs[m - kPrefetchAhead]) * a.stride + b;
-      for (int q = 0; q < used; q += kLineVecs) {
-        hwy::Prefetch(grad + ahead + q * kLanes);
-        if constexpr (kInputGradient) hwy::Prefetch(weights + ahead + q * kLanes);
+      for (int vec = 0; vec < used; vec += kLineVecs) {
+        hwy::Prefetch(grad + ahead + vec * kLanes);
+        if constexpr (kInputGradient) hwy::Prefetch(weights + ahead + vec * kLanes);
       }
     }
     const std::size_t row = static_cast<std::size_t>(a.inputs[m]) * a.stride + b;
     if constexpr (std::is_same_v<G, T>) {
-      for (int q = 0; q < used_full; ++q) {
-        G* gw = grad + row + q * kTLanes;
-        hn::StoreU(hn::Add(hn::LoadU(dfull, gw), hn::Load(dfull, acc_kappa + q * kTLanes)), dfull, gw);
+      for (int vec = 0; vec < used_full; ++vec) {
+        G* gw = grad + row + vec * kTLanes;
+        hn::StoreU(hn::Add(hn::LoadU(dfull, gw), hn::Load(dfull, acc_kappa + vec * kTLanes)), dfull, gw);
       }
     } else {
-      for (int q = 0; q < used; ++q) {
-        double* gw = grad + row + q * kLanes;
-        hn::StoreU(hn::Add(hn::LoadU(d, gw), wide64(d, hn::Load(ds, acc_kappa + q * kLanes))), d, gw);
+      for (int vec = 0; vec < used; ++vec) {
+        double* gw = grad + row + vec * kLanes;
+        hn::StoreU(hn::Add(hn::LoadU(d, gw), wide64(d, hn::Load(ds, acc_kappa + vec * kLanes))), d, gw);
       }
     }
     if constexpr (kInputGradient) {
@@ -255,10 +255,10 @@ void BackwardBlock(const BackwardArgs& a, int block, int width) {
       // both b and kSlopeLanes, so a vector maps onto consecutive sums. The
       // lanes past the layer's last neuron add w = 0 times 0.
       double* slope = a.slope + m * kSlopeLanes;
-      for (int q = 0; q < used; ++q) {
-        const auto w = hn::LoadU(ds, weights + row + q * kLanes);
-        const auto diff = hn::Sub(hn::Load(ds, acc_s + q * kLanes), hn::Load(ds, acc_kappa + q * kLanes));
-        double* sum = slope + (b + q * kLanes) % kSlopeLanes;
+      for (int vec = 0; vec < used; ++vec) {
+        const auto w = hn::LoadU(ds, weights + row + vec * kLanes);
+        const auto diff = hn::Sub(hn::Load(ds, acc_s + vec * kLanes), hn::Load(ds, acc_kappa + vec * kLanes));
+        double* sum = slope + (b + vec * kLanes) % kSlopeLanes;
         hn::StoreU(hn::Add(hn::LoadU(d, sum), wide64(d, hn::Mul(w, diff))), d, sum);
       }
     }
@@ -270,13 +270,13 @@ void BackwardBlock(const BackwardArgs& a, int block, int width) {
     // The shift touches the sums alone, so it goes by full vectors of T.
     const auto fm = hn::Set(dfull, static_cast<T>(f.membrane)), fs = hn::Set(dfull, static_cast<T>(f.synapse)),
                fkappa = hn::Set(dfull, static_cast<T>(f.kappa));
-    for (int q = 0; q < used_full; ++q) {
-      const auto am = hn::Load(dfull, acc_m + q * kTLanes);
-      const auto ak = hn::Load(dfull, acc_kappa + q * kTLanes);
-      hn::Store(hn::Add(hn::Mul(fkappa, am), hn::Mul(fs, ak)), dfull, acc_kappa + q * kTLanes);
-      hn::Store(hn::Mul(am, fm), dfull, acc_m + q * kTLanes);
+    for (int vec = 0; vec < used_full; ++vec) {
+      const auto am = hn::Load(dfull, acc_m + vec * kTLanes);
+      const auto ak = hn::Load(dfull, acc_kappa + vec * kTLanes);
+      hn::Store(hn::Add(hn::Mul(fkappa, am), hn::Mul(fs, ak)), dfull, acc_kappa + vec * kTLanes);
+      hn::Store(hn::Mul(am, fm), dfull, acc_m + vec * kTLanes);
       if constexpr (kInputGradient) {
-        hn::Store(hn::Mul(hn::Load(dfull, acc_s + q * kTLanes), fs), dfull, acc_s + q * kTLanes);
+        hn::Store(hn::Mul(hn::Load(dfull, acc_s + vec * kTLanes), fs), dfull, acc_s + vec * kTLanes);
       }
     }
   }

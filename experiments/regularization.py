@@ -35,7 +35,14 @@ CSV = os.path.join(common.RESULTS, "regularization.csv")
 
 def parse_variant(text):
     settings = {}
-    for pair in text.split(","):
+    pairs, depth, start = [], 0, 0  # split at the commas outside brackets: bias_times=[0,5] is one pair
+    for i, ch in enumerate(text):
+        depth += {"[": 1, "]": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            pairs.append(text[start:i])
+            start = i + 1
+    pairs.append(text[start:])
+    for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             common.fail(f"--settings '{text}': expected key=value[,key=value...]")
@@ -47,8 +54,12 @@ def parse_variant(text):
 
 
 def variant_name(settings):
-    return "-".join(f"{k.replace('_', '')}{common.tag(v) if isinstance(v, (int, float)) else v}"
-                    for k, v in settings.items())
+    """The settings as a run directory's name: hidden_dropout=0.2 -> hiddendropout0p2, bias_times=[0,5] -> biastimes0_5."""
+    def value(v):
+        if isinstance(v, list):
+            return "_".join(value(x) for x in v)
+        return common.tag(v) if isinstance(v, (int, float)) else str(v)
+    return "-".join(f"{k.replace('_', '')}{value(v)}" for k, v in settings.items())
 
 
 def table1_rows(dataset, network):

@@ -38,9 +38,13 @@ def parse_variant(text):
     pairs, depth, start = [], 0, 0  # split at the commas outside brackets: bias_times=[0,5] is one pair
     for i, ch in enumerate(text):
         depth += {"[": 1, "]": -1}.get(ch, 0)
+        if depth < 0:
+            break
         if ch == "," and depth == 0:
             pairs.append(text[start:i])
             start = i + 1
+    if depth != 0:
+        common.fail(f"--settings '{text}': unbalanced brackets")
     pairs.append(text[start:])
     for pair in pairs:
         key, sep, value = pair.partition("=")

@@ -21,6 +21,7 @@ that variant's run of the two-layer network: <dataset>-multi-spike-784-800-800-1
 import argparse
 import json
 import os
+import re
 import shutil
 
 import common
@@ -76,7 +77,8 @@ def main():
             candidates = [r for r in regularized if r["dataset"] == dataset]
             if not candidates:
                 common.fail(f"{path} has no run of '{a.regularized}' on {dataset} with --network {a.network}")
-            suffix = a.regularized.replace("_", "-").replace("=", "-").replace(",", "-")
+            # hidden_dropout=0.2,bias_times=[0, 5] -> hidden-dropout-0.2-bias-times-0-5
+            suffix = re.sub(r"[^A-Za-z0-9.]+", "-", a.regularized).strip("-")
             ship(NAMES[a.network].format(dataset=dataset) + "-" + suffix, dataset, candidates)
     lines = ["# Shipped models", "",
              "Written by `experiments/ship_models.py` from the runs of `experiments/accuracy_table.py` (and, for",

@@ -66,6 +66,13 @@ def variant_name(settings):
     return "-".join(f"{k.replace('_', '')}{value(v)}" for k, v in settings.items())
 
 
+def variant_text(settings):
+    """The settings as the CSV's variant column writes them, and --settings and
+    ship_models.py --regularized take them: hidden_dropout=0.2,bias_times=[0,5]."""
+    return ",".join(f"{k}={json.dumps(v, separators=(',', ':')) if isinstance(v, list) else v}"
+                    for k, v in settings.items())
+
+
 def table1_rows(dataset, network):
     """Table 1's runs of the same network (experiments/results/accuracy.csv)."""
     return [r for r in common.read_csv(os.path.join(common.RESULTS, "accuracy.csv"))
@@ -92,7 +99,7 @@ def main():
                                  settings={"readout": "all_spikes", **settings, "seed": seed})
                 b = s["best"]
                 run = os.path.relpath(os.path.join(common.RUNS, name), common.ROOT)
-                mine[run] = {"dataset": dataset, "network": a.network, "variant": ",".join(f"{k}={v}" for k, v in settings.items()),
+                mine[run] = {"dataset": dataset, "network": a.network, "variant": variant_text(settings),
                              "seed": seed, "best_epoch": b["epoch"],
                              "validation_accuracy": b["validation_accuracy"], "test_accuracy": b["test_accuracy"],
                              "train_accuracy": b["train_accuracy"],

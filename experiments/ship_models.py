@@ -77,7 +77,7 @@ def main():
             candidates = [r for r in regularized if r["dataset"] == dataset]
             if not candidates:
                 common.fail(f"{path} has no run of '{a.regularized}' on {dataset} with --network {a.network}")
-            # hidden_dropout=0.2,bias_times=[0, 5] -> hidden-dropout-0.2-bias-times-0-5
+            # hidden_dropout=0.2,bias_times=[0,5] -> hidden-dropout-0.2-bias-times-0-5
             suffix = re.sub(r"[^A-Za-z0-9.]+", "-", a.regularized).strip("-")
             ship(NAMES[a.network].format(dataset=dataset) + "-" + suffix, dataset, candidates)
     lines = ["# Shipped models", "",

@@ -33,7 +33,7 @@ FIELDS = ["dataset", "network", "variant", "seed", "best_epoch", "validation_acc
 CSV = os.path.join(common.RESULTS, "regularization.csv")
 
 
-def parse_variant(text):
+def parse_variant(text, flag="--settings"):
     settings = {}
     pairs, depth, start = [], 0, 0  # split at the commas outside brackets: bias_times=[0,5] is one pair
     for i, ch in enumerate(text):
@@ -44,12 +44,12 @@ def parse_variant(text):
             pairs.append(text[start:i])
             start = i + 1
     if depth != 0:
-        common.fail(f"--settings '{text}': unbalanced brackets")
+        common.fail(f"{flag} '{text}': unbalanced brackets")
     pairs.append(text[start:])
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            common.fail(f"--settings '{text}': expected key=value[,key=value...]")
+            common.fail(f"{flag} '{text}': expected key=value[,key=value...]")
         try:
             settings[key] = json.loads(value)
         except json.JSONDecodeError:

@@ -25,6 +25,7 @@ import re
 import shutil
 
 import common
+import regularization
 
 NAMES = {"multi": "{dataset}-multi-spike-784-800-10", "single": "{dataset}-single-spike-ttfs-784-800-10",
          "multi-2layer": "{dataset}-multi-spike-784-800-800-10"}
@@ -71,6 +72,8 @@ def main():
                  [r for r in rows if r["dataset"] == dataset and r["variant"] == variant])
     if a.regularized:
         path = os.path.join(common.RESULTS, "regularization.csv")
+        # As regularization.py writes its CSV: 'bias_times=[0, 5]' finds bias_times=[0,5].
+        a.regularized = regularization.variant_text(regularization.parse_variant(a.regularized, "--regularized"))
         regularized = [r for r in common.read_csv(path)
                        if r["variant"] == a.regularized and r["network"] == a.network]
         for dataset in a.datasets:

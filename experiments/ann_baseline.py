@@ -22,33 +22,25 @@ weight_decay do: each hidden unit zeroed with probability P in training
 Writes experiments/results/ann.csv after every run, keeping its rows of other
 settings and reusing a finished run of the same settings, so an interrupted
 call loses at most the run in progress. Needs Debian's python3-torch
-(scripts/install-deps.sh --experiments). Debian's torch calls whichever BLAS
+(scripts/install-deps.sh --experiments): started by another python3, the
+script runs again under /usr/bin/python3. Debian's torch calls whichever BLAS
 libblas.so.3 is, the slow reference one by default, so the script re-runs
 itself with the OpenBLAS of libopenblas0-pthread first on LD_LIBRARY_PATH.
 """
 import argparse
 import gzip
 import os
-import sys
+import sysconfig
 import time
 
-OPENBLAS = "/usr/lib/x86_64-linux-gnu/openblas-pthread"
-if OPENBLAS not in os.environ.get("LD_LIBRARY_PATH", "").split(":"):
-    if not os.path.isdir(OPENBLAS):
-        print(f"ann_baseline.py: {OPENBLAS} not found: install libopenblas0-pthread "
-              "(scripts/install-deps.sh --experiments)", file=sys.stderr)
-        sys.exit(2)
-    os.environ["LD_LIBRARY_PATH"] = ":".join(filter(None, [OPENBLAS, os.environ.get("LD_LIBRARY_PATH")]))
-    os.execv(sys.executable, [sys.executable] + sys.argv)
+import common
+
+# Debian's OpenBLAS with pthreads, of this machine's architecture.
+OPENBLAS = f"/usr/lib/{sysconfig.get_config_var('MULTIARCH') or 'x86_64-linux-gnu'}/openblas-pthread"
+common.python_with(["numpy", "torch"], library_dir=OPENBLAS)
 
 import numpy as np  # noqa: E402
-
-import common  # noqa: E402
-
-try:
-    import torch  # noqa: E402
-except ImportError:
-    common.fail("python3-torch is not installed (scripts/install-deps.sh --experiments)")
+import torch  # noqa: E402
 
 DATA_DIRS = {
     "mnist": (os.path.join(os.environ.get("SPIKETIME_DATA", os.path.join(common.ROOT, "data")), "mnist"), ""),

@@ -25,6 +25,36 @@ def fail(message):
     sys.exit(2)
 
 
+DEBIAN_PYTHON = "/usr/bin/python3"
+
+
+def python_with(modules, library_dir=None):
+    """Makes sure this script runs under a Python that can import `modules`
+    (numpy, torch, matplotlib: they come from apt here), with `library_dir`
+    first on LD_LIBRARY_PATH if given. Where the interpreter it was started
+    with lacks them (`python3` of pyenv or conda first on PATH, a venv without
+    the system's packages), the script runs again, once, under Debian's
+    /usr/bin/python3; where that lacks them too, one error names them."""
+    import importlib.util
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    paths = os.environ.get("LD_LIBRARY_PATH", "").split(":")
+    if not missing and (library_dir is None or library_dir in paths):
+        return
+    interpreter = sys.executable
+    if missing:
+        if os.environ.get("SPIKETIME_RERUN_UNDER") == DEBIAN_PYTHON or sys.executable == DEBIAN_PYTHON \
+                or not os.access(DEBIAN_PYTHON, os.X_OK):
+            fail(f"{', '.join(missing)} cannot be imported by {sys.executable}: install the Debian packages "
+                 f"(bash scripts/install-deps.sh --experiments) and run the script with {DEBIAN_PYTHON}")
+        interpreter = DEBIAN_PYTHON
+        os.environ["SPIKETIME_RERUN_UNDER"] = DEBIAN_PYTHON
+    if library_dir is not None and library_dir not in paths:
+        if not os.path.isdir(library_dir):
+            fail(f"{library_dir} not found: install its Debian package (bash scripts/install-deps.sh --experiments)")
+        os.environ["LD_LIBRARY_PATH"] = ":".join(filter(None, [library_dir, os.environ.get("LD_LIBRARY_PATH")]))
+    os.execv(interpreter, [interpreter] + sys.argv)
+
+
 def git_commit():
     def git(*args):
         return subprocess.run(["git", "-C", ROOT, *args], capture_output=True, text=True, check=True).stdout.strip()

@@ -13,10 +13,16 @@ Errors in the input raise ValueError with the message the CLI prints.
 import json
 import math
 import os
+import sys
 from dataclasses import dataclass
 from typing import Optional, Union
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError as e:  # a python3 of pyenv or conda first on PATH, say
+    raise ImportError(f"spiketime needs numpy, which {sys.executable} cannot import: use Debian's "
+                      "/usr/bin/python3 with python3-numpy (scripts/install-deps.sh), or install numpy "
+                      "for this interpreter") from e
 
 from . import _core
 

@@ -95,8 +95,8 @@ def plot(rows, path):
 
 
 def main():
-    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     common.python_with(["matplotlib"])
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     rows = collect()
     common.write_csv(os.path.join(common.RESULTS, "spike_histograms.csv"), rows, FIELDS)
     plot(rows, os.path.join(common.RESULTS, "spike_histograms.png"))

@@ -200,8 +200,8 @@ def main():
     p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     p.add_argument("--train-limit", type=int, default=10000)
     p.add_argument("--epochs", type=int, default=3)
+    common.python_with(["matplotlib"])  # for the figure: before the runs
     a = p.parse_args()
-    common.python_with(["matplotlib"])  # for the figure, before the runs
     rows = run_all(a.datasets, a.seeds, a.train_limit, a.epochs)
     common.write_csv(os.path.join(common.RESULTS, "tau_sweep.csv"), rows, FIELDS)
     plot(rows, a.datasets, a.seeds, a.train_limit, a.epochs, os.path.join(common.RESULTS, "tau_sweep.png"))

@@ -37,8 +37,9 @@ def python_with(modules, library_dir=None):
     /usr/bin/python3; where that lacks them too, one error names them."""
     import importlib.util
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    paths = os.environ.get("LD_LIBRARY_PATH", "").split(":")
-    if not missing and (library_dir is None or library_dir in paths):
+    library_path = os.environ.get("LD_LIBRARY_PATH", "")
+    add_library = library_dir is not None and library_dir not in library_path.split(":")
+    if not missing and not add_library:
         return
     interpreter = sys.executable
     if missing:
@@ -48,10 +49,10 @@ def python_with(modules, library_dir=None):
                  f"(bash scripts/install-deps.sh --experiments) and run the script with {DEBIAN_PYTHON}")
         interpreter = DEBIAN_PYTHON
         os.environ["SPIKETIME_RERUN_UNDER"] = DEBIAN_PYTHON
-    if library_dir is not None and library_dir not in paths:
+    if add_library:
         if not os.path.isdir(library_dir):
             fail(f"{library_dir} not found: install its Debian package (bash scripts/install-deps.sh --experiments)")
-        os.environ["LD_LIBRARY_PATH"] = ":".join(filter(None, [library_dir, os.environ.get("LD_LIBRARY_PATH")]))
+        os.environ["LD_LIBRARY_PATH"] = ":".join(filter(None, [library_dir, library_path]))
     os.execv(interpreter, [interpreter] + sys.argv)
 
 
